@@ -1,0 +1,130 @@
+"""Filters that render the Nginx pieces shared by the host proxy (role stack)
+and the edge balancer (role balancer): one place for upstream blocks, the
+common http-level hardening and the proxy settings of a location."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=63072000")
+
+
+def _server_line(server: dict[str, Any], defaults: dict[str, Any]) -> str:
+    address = server["address"]
+    if not address:
+        raise ValueError("every upstream server needs an address")
+    parts = [f"server {address}"]
+    if server.get("backup"):
+        parts.append("backup")
+    parts.append(f"max_fails={server.get('max_fails', defaults['max_fails'])}")
+    parts.append(f"fail_timeout={server.get('fail_timeout', defaults['fail_timeout'])}")
+    if server.get("down"):
+        parts.append("down")
+    line = " ".join(parts) + ";"
+    comment = server.get("comment")
+    return f"{line}  # {comment}" if comment else line
+
+
+def nginx_upstream(
+    servers: list[dict[str, Any]],
+    name: str,
+    keepalive: int = 0,
+    max_fails: int = 1,
+    fail_timeout: str = "5s",
+    zone_size: str = "64k",
+) -> str:
+    """An upstream block with a shared zone (failure state is shared between
+    workers), one server line per entry, and optional keepalive."""
+    if not servers:
+        raise ValueError(f"upstream {name} needs at least one server")
+    defaults = {"max_fails": max_fails, "fail_timeout": fail_timeout}
+    lines = [f"upstream {name} {{", f"    zone {name} {zone_size};"]
+    lines += [f"    {_server_line(s, defaults)}" for s in servers]
+    if keepalive > 0:
+        lines.append(f"    keepalive {keepalive};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def nginx_security_headers(tls: bool = False) -> str:
+    """OWASP headers and the request ID, sent on every answer, error pages
+    included (`always`); HSTS only when TLS is on. Put them at one level only:
+    an add_header in a location drops every add_header of the server."""
+    headers = list(SECURITY_HEADERS) + ([HSTS] if tls else [])
+    lines = [f'add_header {k} "{v}" always;' for k, v in headers]
+    return "\n".join([*lines, "add_header X-Request-ID $pyweb_request_id always;"])
+
+
+def nginx_common_http(client_max_body_size: str = "1m") -> str:
+    """http-level settings both Nginx tiers share: no version leak, request
+    IDs kept across tiers, an access log with upstream address and timings,
+    temporary files on the tmpfs (the root filesystem is read-only)."""
+    return "\n".join(
+        [
+            "server_tokens off;",
+            f"client_max_body_size {client_max_body_size};",
+            "# Keep the request ID a front tier set; make one otherwise.",
+            "map $http_x_request_id $pyweb_request_id {",
+            "    default $http_x_request_id;",
+            '    ""      $request_id;',
+            "}",
+            'log_format pyweb \'$remote_addr - [$time_local] "$request" $status '
+            '$body_bytes_sent rid=$pyweb_request_id xff="$http_x_forwarded_for" \'',
+            "                 'upstream=$upstream_addr ustatus=$upstream_status "
+            "rt=$request_time urt=$upstream_response_time uct=$upstream_connect_time';",
+            "access_log /dev/stdout pyweb;",
+            "client_body_temp_path /tmp/client_body;",
+            "proxy_temp_path /tmp/proxy;",
+            "fastcgi_temp_path /tmp/fastcgi;",
+            "uwsgi_temp_path /tmp/uwsgi;",
+            "scgi_temp_path /tmp/scgi;",
+        ]
+    )
+
+
+def nginx_proxy(
+    upstream: str,
+    connect_timeout: str = "1s",
+    read_timeout: str = "30s",
+    tries: int = 3,
+    next_timeout: str = "10s",
+    keepalive: bool = True,
+    forwarded_proto: str = "$scheme",
+    append_forwarded_for: bool = True,
+) -> str:
+    """proxy_pass with bounded retries on error, timeout and 502/503/504, a
+    short connect timeout, and the forwarded headers."""
+    xff = "$proxy_add_x_forwarded_for" if append_forwarded_for else "$remote_addr"
+    lines = [
+        f"proxy_pass http://{upstream};",
+        "proxy_next_upstream error timeout http_502 http_503 http_504;",
+        f"proxy_next_upstream_tries {tries};",
+        f"proxy_next_upstream_timeout {next_timeout};",
+        f"proxy_connect_timeout {connect_timeout};",
+        f"proxy_read_timeout {read_timeout};",
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        f"proxy_set_header X-Forwarded-For {xff};",
+        f"proxy_set_header X-Forwarded-Proto {forwarded_proto};",
+        "proxy_set_header X-Request-ID $pyweb_request_id;",
+    ]
+    if keepalive:
+        lines += ["proxy_http_version 1.1;", 'proxy_set_header Connection "";']
+    return "\n".join(lines)
+
+
+class FilterModule:
+    """pyweb.ha Nginx filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "nginx_upstream": nginx_upstream,
+            "nginx_security_headers": nginx_security_headers,
+            "nginx_common_http": nginx_common_http,
+            "nginx_proxy": nginx_proxy,
+        }

@@ -1,0 +1,79 @@
+"""Helpers for the Molecule verifiers: reach host containers from the
+controller, ask their Docker about the stack, send HTTP the way a user does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def container_ip(name: str) -> str:
+    """Address of a host container on the controller's Docker."""
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if not out:
+        raise RuntimeError(f"{name} has no address")
+    return out[0]
+
+
+def http(url: str, method: str = "GET", data: bytes | None = None, timeout: float = 5.0) -> Answer:
+    """One request on a new connection; HTTP errors are answers, not exceptions."""
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return Answer(resp.status, _json(resp.read()), dict(resp.headers))
+    except urllib.error.HTTPError as err:
+        return Answer(err.code, _json(err.read()), dict(err.headers))
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"raw": raw.decode(errors="replace")}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def inspect(host: Any, container: str) -> dict[str, Any]:
+    """`docker inspect` of a container, run on the host (testinfra host)."""
+    return json.loads(host.check_output(f"docker inspect {container}"))[0]
+
+
+def health(host: Any, container: str) -> str:
+    cmd = host.run(f"docker inspect -f '{{{{.State.Health.Status}}}}' {container}")
+    return cmd.stdout.strip() if cmd.rc == 0 else "missing"
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.5) -> float:
+    """Seconds until predicate() held; raises TimeoutError after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def replica_containers(host: Any, project: str = "pyweb") -> list[str]:
+    """Names of the app replica containers of the compose project, sorted."""
+    out = host.check_output(
+        f"docker ps -a --filter label=com.docker.compose.project={project} --format '{{{{.Names}}}}'"
+    )
+    return sorted(n for n in out.split() if n.startswith(f"{project}-app_"))

@@ -1,0 +1,443 @@
+"""Unit tests for tests/lib/loadgen.py against a throw-away local HTTP server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+LOADGEN_PATH = Path(__file__).resolve().parents[1] / "lib" / "loadgen.py"
+
+
+def _load_loadgen() -> ModuleType:
+    """Import loadgen.py by path: it is a standalone script, not a package module."""
+    spec = importlib.util.spec_from_file_location("loadgen", LOADGEN_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["loadgen"] = module  # dataclasses look the module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+lg = _load_loadgen()
+
+
+# --------------------------------------------------------------------------
+# A tiny controllable backend
+# --------------------------------------------------------------------------
+
+
+class Backend(ThreadingHTTPServer):
+    """JSON backend; can answer 502, drop connections or stall on demand."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self.count = 0
+        self.fail_every = 0  # every n-th request answers 502
+        self.close_every = 0  # every n-th request is dropped without an answer
+        self.fail_all = False
+        self.delay = 0.0
+        self.version = "1.0"
+        self.client_ports: list[int] = []
+        self.post_bodies: list[bytes] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def decide(self, port: int) -> tuple[int, str]:
+        """Count the request; return (number, action)."""
+        with self.lock:
+            self.count += 1
+            number = self.count
+            self.client_ports.append(port)
+        if self.close_every and number % self.close_every == 0:
+            return number, "close"
+        if self.fail_all or (self.fail_every and number % self.fail_every == 0):
+            return number, "fail"
+        return number, "ok"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stalled handlers write to sockets the client gave up on: ignore."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Backend
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with self.server.lock:
+            self.server.post_bodies.append(body)
+        self._answer()
+
+    def _answer(self) -> None:
+        number, action = self.server.decide(self.client_address[1])
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        if action == "close":
+            self.close_connection = True
+            return
+        if action == "fail":
+            self._send(502, "text/html", b"<html>502 Bad Gateway</html>")
+            return
+        doc = {"host": "web", "replica": number % 2 + 1, "version": self.server.version}
+        self._send(200, "application/json", json.dumps(doc).encode())
+
+    def _send(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    server = Backend()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def config(url: str, **overrides: object) -> object:
+    values: dict[str, object] = {"clients": 4, "duration": 10.0, "timeout": 2.0}
+    values.update(overrides)
+    return lg.Config(url=url, **values)
+
+
+def record(start: float, latency: float, status: int, **extra: object) -> object:
+    values: dict[str, object] = {
+        "index": 0,
+        "client": 0,
+        "method": "GET",
+        "path": "/",
+        "start": start,
+        "latency": latency,
+        "status": status,
+    }
+    values.update(extra)
+    return lg.RequestRecord(**values)
+
+
+# --------------------------------------------------------------------------
+# Pure functions
+# --------------------------------------------------------------------------
+
+
+def test_percentile_nearest_rank() -> None:
+    values = [float(v) for v in range(100, 0, -1)]  # unsorted on purpose
+    assert lg.percentile(values, 50) == 50.0
+    assert lg.percentile(values, 90) == 90.0
+    assert lg.percentile(values, 99) == 99.0
+    assert lg.percentile(values, 100) == 100.0
+    assert lg.percentile(values, 0) == 1.0
+    assert lg.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert lg.percentile([7.0], 99) == 7.0
+    assert lg.percentile([], 50) == 0.0
+    assert lg.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert lg.percentile([1.0, 2.0, 3.0, 4.0], 51) == 3.0
+    with pytest.raises(ValueError, match="percentile"):
+        lg.percentile([1.0], 101)
+
+
+def test_max_gap_counts_both_edges() -> None:
+    assert lg.max_gap([1.0, 2.0, 5.0], 0.0, 6.0) == 3.0
+    assert lg.max_gap([5.0, 1.0, 2.0], 0.0, 6.0) == 3.0
+    assert lg.max_gap([4.0, 5.0], 0.0, 6.0) == 4.0  # start -> first success
+    assert lg.max_gap([1.0], 0.0, 10.0) == 9.0  # last success -> end
+    assert lg.max_gap([], 0.0, 4.0) == 4.0
+    assert lg.max_gap([0.5, 0.5], 0.0, 1.0) == 0.5
+
+
+def test_post_pattern_is_deterministic_and_exact() -> None:
+    assert [i for i in range(12) if lg.is_post(i, 0.25)] == [3, 7, 11]
+    assert sum(lg.is_post(i, 0.1) for i in range(1000)) == 100
+    assert sum(lg.is_post(i, 1 / 3) for i in range(999)) == 333
+    assert not any(lg.is_post(i, 0.0) for i in range(100))
+    assert all(lg.is_post(i, 1.0) for i in range(100))
+
+
+def test_parse_identity() -> None:
+    body = b'{"host": "web1", "replica": 2, "version": "1.4.0", "x": 1}'
+    assert lg.parse_identity(body) == ("web1", "2", "1.4.0")
+    assert lg.parse_identity(b'{"version": "2"}') == (None, None, "2")
+    assert lg.parse_identity(b"<html>502</html>") == (None, None, None)
+    assert lg.parse_identity(b"[1, 2]") == (None, None, None)
+    assert lg.parse_identity(b"{broken") == (None, None, None)
+    assert lg.parse_identity(b"") == (None, None, None)
+
+
+def test_config_caps_and_validation() -> None:
+    capped = lg.Config(url="http://h:1", clients=1000, duration=99999, timeout=600).checked()
+    assert (capped.clients, capped.duration, capped.timeout) == (256, 1800.0, 60.0)
+    for bad in (
+        {"url": "ftp://h/"},
+        {"url": "http://h", "clients": 0},
+        {"url": "http://h", "duration": 0},
+        {"url": "http://h", "post_ratio": 1.5},
+        {"url": "http://h", "max_requests": 0},
+        {"url": "http://h", "path": "nope"},
+    ):
+        with pytest.raises(ValueError):
+            lg.Config(**bad).checked()
+
+
+def test_target_keeps_url_base_path() -> None:
+    target = lg.Target.from_url("http://example.test:8080/app/")
+    assert (target.host, target.port, target.request_path("/echo")) == (
+        "example.test",
+        8080,
+        "/app/echo",
+    )
+    assert lg.Target.from_url("https://example.test").port == 443
+
+
+def test_summarize_synthetic_records() -> None:
+    records = [
+        record(0.0, 0.010, 200, host="a", replica="1", version="1"),
+        record(0.5, 0.020, 200, host="b", replica="2", version="2", method="POST"),
+        record(1.0, 0.030, 502, message="Bad Gateway"),
+        record(1.5, 0.040, 0, error="ConnectionRefusedError", method="POST"),
+        record(3.0, 0.050, 200, host="a", replica="1", version="1"),
+    ]
+    summary = lg.summarize(records, 4.0, "duration", failure_samples=1)
+    assert (summary.total, summary.ok, summary.non_2xx) == (5, 3, 1)
+    assert (summary.transport_errors, summary.failed) == (1, 2)
+    assert summary.by_status == {"0": 1, "200": 3, "502": 1}
+    assert summary.by_method == {
+        "GET": {"total": 3, "ok": 2, "failed": 1},
+        "POST": {"total": 2, "ok": 1, "failed": 1},
+    }
+    assert summary.latency_ms == {"p50": 30.0, "p90": 50.0, "p99": 50.0, "max": 50.0}
+    assert summary.max_gap_s == pytest.approx(2.53)  # 0.52 -> 3.05
+    assert summary.requests_per_second == 1.25
+    assert summary.backends == [
+        {"host": "a", "replica": "1", "count": 2},
+        {"host": "b", "replica": "2", "count": 1},
+    ]
+    assert summary.versions == {"1": 2, "2": 1}
+    assert len(summary.first_failures) == 1
+    assert summary.first_failures[0]["status"] == 502
+    assert not summary.passed
+    assert json.loads(json.dumps(summary.to_dict()))["stop_reason"] == "duration"
+    assert "RESULT: FAIL" in lg.format_summary(summary)
+
+
+def test_empty_run_is_not_a_pass() -> None:
+    summary = lg.summarize([], 1.0, "stop-file")
+    assert summary.total == 0 and summary.max_gap_s == 1.0
+    assert not summary.passed
+    assert lg.exit_code(summary) == 1
+    assert lg.exit_code(summary, allow_failures=True) == 0
+
+
+# --------------------------------------------------------------------------
+# Against a live local server
+# --------------------------------------------------------------------------
+
+
+def test_counts_with_502s(backend: Backend) -> None:
+    backend.fail_every = 5
+    summary = lg.run_load(config(backend.url, max_requests=40, post_ratio=0.25))
+    assert summary.stop_reason == "max-requests"
+    assert (summary.total, summary.ok, summary.non_2xx) == (40, 32, 8)
+    assert summary.transport_errors == 0
+    assert summary.by_status == {"200": 32, "502": 8}
+    assert summary.by_method["POST"]["total"] == 10
+    assert summary.by_method["GET"]["total"] == 30
+    assert summary.versions == {"1.0": 32}
+    assert {(b["host"], b["replica"]) for b in summary.backends} == {
+        ("web", "1"),
+        ("web", "2"),
+    }
+    assert sum(b["count"] for b in summary.backends) == 32
+    assert len(summary.first_failures) == 8
+    assert "Bad Gateway" in summary.first_failures[0]["message"]
+    assert backend.count == 40
+
+
+def test_every_request_uses_a_new_connection_and_posts_json(backend: Backend) -> None:
+    summary = lg.run_load(config(backend.url, max_requests=20, post_ratio=0.5))
+    assert summary.ok == 20
+    assert len(set(backend.client_ports)) == 20
+    assert len(backend.post_bodies) == 10
+    assert {"index", "client"} <= json.loads(backend.post_bodies[0]).keys()
+
+
+def test_dropped_connections_are_transport_errors(backend: Backend) -> None:
+    backend.close_every = 2
+    summary = lg.run_load(config(backend.url, max_requests=20, post_ratio=0.0))
+    assert (summary.total, summary.ok, summary.transport_errors) == (20, 10, 10)
+    assert summary.by_status == {"0": 10, "200": 10}
+    errors = {f["error"] for f in summary.first_failures}
+    assert errors <= {"RemoteDisconnected", "ConnectionResetError", "BadStatusLine"}
+    assert all(f["status"] == 0 for f in summary.first_failures)
+
+
+def test_refused_connections_make_one_big_gap() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    summary = lg.run_load(config(f"http://127.0.0.1:{port}", clients=2, duration=0.3))
+    assert summary.total > 0 and summary.ok == 0
+    assert summary.transport_errors == summary.total
+    assert summary.first_failures[0]["error"] == "ConnectionRefusedError"
+    assert summary.max_gap_s == summary.duration_s
+
+
+def test_stops_by_duration(backend: Backend) -> None:
+    started = time.monotonic()
+    summary = lg.run_load(config(backend.url, duration=0.3))
+    assert time.monotonic() - started < 1.5
+    assert summary.stop_reason == "duration"
+    assert 0.3 <= summary.duration_s < 1.5
+    assert summary.ok > 0 and summary.passed
+    assert summary.max_gap_s < 0.3
+
+
+def test_hanging_server_still_stops_within_bound(backend: Backend) -> None:
+    backend.delay = 3.0
+    started = time.monotonic()
+    summary = lg.run_load(config(backend.url, clients=2, duration=0.4, timeout=0.3))
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.4 + 0.3 + lg.JOIN_GRACE
+    assert summary.stop_reason == "duration"
+    assert summary.total >= 2 and summary.ok == 0
+    assert {f["error"] for f in summary.first_failures} == {"TimeoutError"}
+
+
+def test_stop_file(backend: Backend, tmp_path: Path) -> None:
+    stop_file = tmp_path / "stop"
+    runner = lg.LoadRunner(config(backend.url, stop_file=str(stop_file)))
+    runner.start()
+    time.sleep(0.2)
+    stop_file.touch()
+    assert runner.wait(timeout=2.0)
+    summary = runner.summary()
+    assert summary.stop_reason == "stop-file"
+    assert summary.duration_s < 1.0
+    assert summary.ok > 0 and summary.passed
+
+
+def test_stop_file_present_at_start(backend: Backend, tmp_path: Path) -> None:
+    stop_file = tmp_path / "stop"
+    stop_file.touch()
+    summary = lg.run_load(config(backend.url, stop_file=str(stop_file)))
+    assert summary.stop_reason == "stop-file"
+    assert summary.total == 0 and not summary.passed
+
+
+def test_runner_context_manager_and_live_summary(backend: Backend) -> None:
+    with lg.LoadRunner(config(backend.url, clients=2)) as runner:
+        time.sleep(0.2)
+        assert runner.running
+        assert runner.summary().total > 0
+    assert not runner.running
+    assert runner.stop_reason == "stopped"
+    assert runner.summary().passed
+
+
+def test_max_gap_measures_an_outage(backend: Backend) -> None:
+    runner = lg.LoadRunner(config(backend.url, clients=4))
+    runner.start()
+    time.sleep(0.2)
+    backend.fail_all = True
+    time.sleep(0.4)
+    backend.fail_all = False
+    time.sleep(0.2)
+    summary = runner.stop()
+    assert summary.non_2xx > 0 and summary.ok > 0
+    assert 0.35 <= summary.max_gap_s < 0.8
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+
+
+def cli_args(url: str, *extra: str) -> list[str]:
+    return ["--url", url, "--clients", "2", "--duration", "5", *extra]
+
+
+def test_cli_writes_results(backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sub" / "results.json"
+    code = lg.main(cli_args(backend.url, "--max-requests", "10", "--out", str(out)))
+    assert code == 0
+    document = json.loads(out.read_text())
+    assert set(document) == {"config", "summary", "failures"}
+    assert document["config"]["max_requests"] == 10
+    assert document["summary"]["total"] == 10
+    assert document["failures"] == []
+    assert "RESULT: PASS" in capsys.readouterr().out
+
+
+def test_cli_exit_codes_with_failures(
+    backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.fail_every = 2
+    out = tmp_path / "results.json"
+    args = cli_args(backend.url, "--max-requests", "10", "--out", str(out))
+    assert lg.main(args) == 1
+    assert len(json.loads(out.read_text())["failures"]) == 5
+    assert lg.main([*args, "--allow-failures"]) == 0
+    assert "RESULT: FAIL" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_arguments_and_warns_on_caps(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        lg.main(cli_args(backend.url, "--post-ratio", "2"))
+    assert excinfo.value.code == 2
+    with pytest.raises(SystemExit):
+        lg.main(["--url", backend.url])  # --duration is required
+    args = ["--url", backend.url, "--clients", "999", "--duration", "5"]
+    assert lg.main([*args, "--max-requests", "1"]) == 0
+    assert "clients capped at 256" in capsys.readouterr().err
+
+
+def test_cli_sigterm_is_graceful(backend: Backend, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    command = [
+        sys.executable,
+        str(LOADGEN_PATH),
+        *cli_args(backend.url, "--out", str(out)),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 5.0
+        while backend.count < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=5.0)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stdout
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["stop_reason"] == "signal"
+    assert summary["total"] > 0 and summary["failed"] == 0
+    assert "stop=signal" in stdout

@@ -1,0 +1,97 @@
+"""Unit tests of the Nginx filters shared by the host proxy and the balancer."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.filter.layout import replica_names, stack_layout
+from plugins.filter.nginx import (
+    nginx_common_http,
+    nginx_proxy,
+    nginx_security_headers,
+    nginx_upstream,
+)
+
+
+def test_upstream_lists_servers_with_zone_and_keepalive():
+    text = nginx_upstream(
+        [{"address": "10.0.0.11:8000"}, {"address": "10.0.0.12:8000", "down": True, "comment": "app_2"}],
+        "app",
+        keepalive=8,
+        max_fails=2,
+        fail_timeout="3s",
+    )
+    assert text.splitlines() == [
+        "upstream app {",
+        "    zone app 64k;",
+        "    server 10.0.0.11:8000 max_fails=2 fail_timeout=3s;",
+        "    server 10.0.0.12:8000 max_fails=2 fail_timeout=3s down;  # app_2",
+        "    keepalive 8;",
+        "}",
+    ]
+
+
+def test_upstream_without_keepalive_and_per_server_overrides():
+    text = nginx_upstream([{"address": "a:1", "max_fails": 5, "backup": True}], "x")
+    assert "server a:1 backup max_fails=5 fail_timeout=5s;" in text
+    assert "keepalive" not in text
+
+
+def test_upstream_refuses_empty_groups():
+    with pytest.raises(ValueError, match="at least one server"):
+        nginx_upstream([], "app")
+
+
+def test_security_headers_always_and_hsts_only_with_tls():
+    plain = nginx_security_headers(False)
+    assert 'add_header X-Content-Type-Options "nosniff" always;' in plain
+    assert 'add_header X-Frame-Options "DENY" always;' in plain
+    assert "Referrer-Policy" in plain
+    assert "Strict-Transport-Security" not in plain
+    assert "Strict-Transport-Security" in nginx_security_headers(True)
+    assert all(line.endswith("always;") for line in plain.splitlines())
+
+
+def test_common_http_hides_version_and_bounds_bodies():
+    text = nginx_common_http("2m")
+    assert "server_tokens off;" in text
+    assert "client_max_body_size 2m;" in text
+    assert "$upstream_addr" in text and "$pyweb_request_id" in text
+
+
+def test_proxy_bounds_retries_and_sets_keepalive_headers():
+    text = nginx_proxy("app", connect_timeout="1s", tries=2, next_timeout="4s")
+    assert "proxy_pass http://app;" in text
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in text
+    assert "proxy_next_upstream_tries 2;" in text
+    assert "proxy_next_upstream_timeout 4s;" in text
+    assert "proxy_connect_timeout 1s;" in text
+    assert 'proxy_set_header Connection "";' in text
+    assert "proxy_http_version 1.1;" in text
+    assert "Connection" not in nginx_proxy("app", keepalive=False)
+
+
+def test_layout_gives_fixed_addresses_and_marks_drained():
+    layout = stack_layout("172.30.0.0/24", 3, ["app_2"])
+    assert layout["nginx"] == "172.30.0.2"
+    assert [r["address"] for r in layout["replicas"]] == ["172.30.0.11", "172.30.0.12", "172.30.0.13"]
+    assert [r["down"] for r in layout["replicas"]] == [False, True, False]
+    assert layout["upstream"][0] == {"address": "172.30.0.11:8000", "down": False, "comment": "app_1"}
+
+
+@pytest.mark.parametrize(
+    ("subnet", "count", "drained", "message"),
+    [
+        ("172.30.0.0/24", 0, [], "at least 1"),
+        ("172.30.0.0/28", 5, [], "need at least"),
+        ("172.30.0.0/24", 2, ["app_9"], "not among"),
+        ("172.30.0.1/24", 2, [], "host bits"),
+    ],
+)
+def test_layout_refuses_bad_input(subnet, count, drained, message):
+    with pytest.raises(ValueError, match=message):
+        stack_layout(subnet, count, drained)
+
+
+def test_replica_names():
+    assert replica_names(2) == ["app_1", "app_2"]

@@ -1,0 +1,46 @@
+"""Unit tests of the release record logic (plugins/modules/release.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from plugins.modules.release import EMPTY, next_record, read_record, write_record
+
+
+def test_missing_record_reads_empty(tmp_path):
+    assert read_record(str(tmp_path / "none.json")) == EMPTY
+
+
+def test_next_record_moves_version_to_previous():
+    first = next_record(dict(EMPTY), "1.0.0", 10, "t1")
+    second = next_record(first, "2.0.0", 10, "t2")
+    assert second == {"version": "2.0.0", "previous": "1.0.0", "history": ["1.0.0", "2.0.0"], "updated": "t2"}
+
+
+def test_same_version_is_no_change():
+    record = next_record(dict(EMPTY), "1.0.0", 10, "t1")
+    assert next_record(record, "1.0.0", 10, "t9") is record
+
+
+def test_history_is_bounded():
+    record = dict(EMPTY)
+    for i in range(5):
+        record = next_record(record, str(i), 3, "t")
+    assert record["history"] == ["2", "3", "4"]
+
+
+def test_write_then_read_round_trips(tmp_path):
+    path = str(tmp_path / "release.json")
+    record = next_record(dict(EMPTY), "1.0.0", 10, "t1")
+    write_record(path, record)
+    assert read_record(path) == record
+    assert (tmp_path / "release.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_corrupt_record_is_an_error(tmp_path):
+    path = tmp_path / "release.json"
+    path.write_text(json.dumps(["not", "an", "object"]))
+    with pytest.raises(ValueError, match="JSON object"):
+        read_record(str(path))

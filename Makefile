@@ -1,0 +1,44 @@
+# pyweb.ha: `make demo` brings up a local lab, `make test` runs what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIOS ?= default cluster upgrade
+
+.PHONY: help bootstrap images demo demo-clean test lint unit molecule clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## Install Docker, mmdebstrap, the venv and the collections where missing
+	@scripts/bootstrap.sh
+
+images: bootstrap ## Build the base images from the Debian archive (kept when present)
+	@images/build.sh
+
+demo: images ## Local lab: host containers deployed with playbooks/site.yml
+	@scripts/demo.sh up
+
+demo-clean: ## Remove the lab containers and volumes
+	@scripts/demo.sh clean
+
+lint: bootstrap ## ansible-lint (production), yamllint, ruff
+	yamllint -s .
+	ansible-lint --profile production
+	ruff check plugins app tests scripts
+	ruff format --check plugins app tests scripts
+
+unit: bootstrap ## pytest unit tests (filters, modules, app, load generator)
+	pytest tests/unit
+
+molecule: images ## Every Molecule scenario (SCENARIOS="default ...")
+	@for s in $(SCENARIOS); do \
+	  echo "==> molecule test -s $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+test: lint unit molecule ## Everything CI runs
+
+clean: demo-clean ## Remove build outputs and caches
+	rm -rf build .cache

@@ -1,0 +1,67 @@
+"""One app host: Docker runs, N replicas are healthy behind the host Nginx,
+a killed replica comes back while Nginx keeps answering."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from tests.lib import lab
+
+testinfra_hosts = ["ansible://app"]
+HOST = "pyweb-default-app1"
+REPLICAS = 2
+
+
+@pytest.fixture(scope="module")
+def url() -> str:
+    return f"http://{lab.container_ip(HOST)}:80"
+
+
+def get_many(url: str, count: int) -> list[lab.Answer]:
+    return [lab.http(f"{url}/") for _ in range(count)]
+
+
+def test_docker_is_active_and_enabled(host):
+    docker = host.service("docker")
+    assert docker.is_running
+    assert docker.is_enabled
+    assert host.run("docker compose version").rc == 0
+
+
+def test_every_replica_is_healthy(host):
+    names = lab.replica_containers(host)
+    assert names == [f"pyweb-app_{i}-1" for i in range(1, REPLICAS + 1)]
+    for name in names:
+        assert lab.health(host, name) == "healthy", name
+
+
+def test_only_nginx_publishes_a_port(host):
+    nginx = lab.inspect(host, "pyweb-nginx-1")
+    assert "8080/tcp" in nginx["HostConfig"]["PortBindings"]
+    for name in lab.replica_containers(host):
+        assert not lab.inspect(host, name)["HostConfig"]["PortBindings"], name
+
+
+def test_requests_through_nginx_reach_several_replicas(url):
+    answers = get_many(url, 20)
+    assert [a.status for a in answers] == [200] * 20
+    replicas = Counter(a.body["replica"] for a in answers)
+    assert len(replicas) >= 2, replicas
+    assert {a.body["host"] for a in answers} == {HOST}
+
+
+def test_killed_replica_comes_back_and_nothing_fails(host, url):
+    victim = "pyweb-app_1-1"
+    started_before = lab.inspect(host, victim)["State"]["StartedAt"]
+    host.check_output(f"docker kill {victim}")
+    answers = get_many(url, 20)
+    assert [a.status for a in answers] == [200] * 20
+    lab.wait_for(
+        lambda: lab.health(host, victim) == "healthy"
+        and lab.inspect(host, victim)["State"]["StartedAt"] != started_before,
+        timeout=float(os.environ.get("PYWEB_HEAL_TIMEOUT", "30")),
+    )
+    replicas = {a.body["replica"] for a in get_many(url, 20)}
+    assert "app_1" in replicas

@@ -1,0 +1,92 @@
+"""Address plan of a host's compose project: which replica gets which fixed
+address in the internal network, and what the host Nginx upstream lists."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+NGINX_OFFSET = 2
+REPLICA_OFFSET = 10
+
+
+def replica_names(count: int) -> list[str]:
+    """app_1 .. app_N."""
+    if count < 1:
+        raise ValueError(f"replicas must be at least 1, got {count}")
+    return [f"app_{i}" for i in range(1, count + 1)]
+
+
+def stack_layout(
+    subnet: str, count: int, drained: list[str] | None = None, port: int = 8000
+) -> dict[str, Any]:
+    """Fixed addresses: Nginx gets host .2, replica i gets .(10+i).
+
+    Fixed addresses mean a recreated replica comes back where the Nginx
+    upstream expects it, so Nginx never holds a stale address."""
+    network = ipaddress.ip_network(subnet, strict=True)
+    names = replica_names(count)
+    needed = REPLICA_OFFSET + count + 1
+    if network.num_addresses < needed + 1:
+        raise ValueError(
+            f"subnet {subnet} holds {network.num_addresses} addresses; "
+            f"{count} replicas need at least {needed + 1} (a /24 fits 240)"
+        )
+    drained_set = set(drained or [])
+    unknown = drained_set - set(names)
+    if unknown:
+        raise ValueError(f"drained replicas {sorted(unknown)} are not among {names}")
+    replicas = [
+        {
+            "name": name,
+            "address": str(network.network_address + REPLICA_OFFSET + i),
+            "upstream": f"{network.network_address + REPLICA_OFFSET + i}:{port}",
+            "down": name in drained_set,
+        }
+        for i, name in enumerate(names, start=1)
+    ]
+    return {
+        "nginx": str(network.network_address + NGINX_OFFSET),
+        "replicas": replicas,
+        "upstream": [{"address": r["upstream"], "down": r["down"], "comment": r["name"]} for r in replicas],
+    }
+
+
+def _backend_address(host: Any) -> str:
+    name = host.get("inventory_hostname", "?")
+    address = host.get("pyweb_backend_address") or (host.get("ansible_default_ipv4") or {}).get("address")
+    if not address:
+        raise ValueError(
+            f"app host {name}: no address for the balancer; set pyweb_backend_address for it "
+            "in the inventory, or gather its facts (ansible_default_ipv4) in the same run"
+        )
+    return str(address)
+
+
+def balancer_backends(
+    hosts: list[Any], default_port: int = 80, drained: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Upstream servers of the edge balancer: one per app host, its host Nginx."""
+    drained_set = set(drained or [])
+    backends = []
+    for host in hosts:
+        name = host.get("inventory_hostname")
+        port = host.get("stack_http_port", default_port)
+        backends.append(
+            {"address": f"{_backend_address(host)}:{port}", "down": name in drained_set, "comment": name}
+        )
+    known = {b["comment"] for b in backends}
+    if drained_set - known:
+        raise ValueError(f"drained hosts {sorted(drained_set - known)} are not app hosts {sorted(known)}")
+    return backends
+
+
+class FilterModule:
+    """pyweb.ha layout filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "stack_layout": stack_layout,
+            "replica_names": replica_names,
+            "balancer_backends": balancer_backends,
+        }
