@@ -77,3 +77,56 @@ def replica_containers(host: Any, project: str = "pyweb") -> list[str]:
         f"docker ps -a --filter label=com.docker.compose.project={project} --format '{{{{.Names}}}}'"
     )
     return sorted(n for n in out.split() if n.startswith(f"{project}-app_"))
+
+
+def molecule_host(name: str) -> Any:
+    """A testinfra host of the running Molecule scenario, by inventory name."""
+    import os
+
+    import testinfra
+
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+
+
+def controller_docker(*args: str) -> str:
+    """Run docker on the controller (host containers are its containers)."""
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+
+def served_by(url: str, count: int) -> list[tuple[str, str]]:
+    """(host, replica) of count GETs; raises if any answer is not 200."""
+    pairs = []
+    for _ in range(count):
+        answer = http(url)
+        if answer.status != 200:
+            raise AssertionError(f"GET {url} answered {answer.status}: {answer.body}")
+        pairs.append((answer.body["host"], answer.body["replica"]))
+    return pairs
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the collection's playbooks against the Molecule inventory,
+    the way a user would; output is returned (and kept for the report)."""
+    import os
+
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    cmd = ["ansible-playbook", "-i", inventory, str(REPO / "playbooks" / playbook), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+
+
+def recap_changed(output: str) -> dict[str, int]:
+    """changed= count per host from a PLAY RECAP."""
+    import re
+
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)}

@@ -124,3 +124,25 @@ def test_balancer_backends_use_backend_address_or_facts():
 def test_balancer_backends_name_the_host_without_address():
     with pytest.raises(ValueError, match="app host c: no address"):
         balancer_backends([{"inventory_hostname": "c"}])
+
+
+def test_status_lines_show_release_and_each_container():
+    from plugins.filter.status import status_lines
+
+    results = [
+        {
+            "item": "app_1",
+            "exists": True,
+            "container": {
+                "Config": {"Image": "pyweb/app:2.0.0"},
+                "State": {"Status": "running", "Health": {"Status": "healthy"}, "StartedAt": "T"},
+            },
+        },
+        {"item": "app_2", "exists": False, "container": None},
+    ]
+    lines = status_lines(results, {"version": "2.0.0", "previous": "1.0.0", "updated": "U"})
+    assert lines == [
+        "release: 2.0.0 (previous: 1.0.0, recorded U)",
+        "app_1: pyweb/app:2.0.0, running, healthy, since T",
+        "app_2: missing",
+    ]

@@ -52,8 +52,7 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("APP_LOG_LEVEL", "info")
 access_log_format = (
-    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
-    ' xff="%({x-forwarded-for}i)s" %(L)ss'
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" xff="%({x-forwarded-for}i)s" %(L)ss'
 )
 capture_output = False
 proc_name = "pyweb"

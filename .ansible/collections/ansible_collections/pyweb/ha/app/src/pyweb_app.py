@@ -129,9 +129,7 @@ def echo() -> Response:
     if payload is None:
         payload = request.get_data(as_text=True)
     ident = identity()
-    return jsonify(
-        {"echo": payload, "replica": ident["replica"], "version": ident["version"]}
-    )
+    return jsonify({"echo": payload, "replica": ident["replica"], "version": ident["version"]})
 
 
 def slow() -> Response:

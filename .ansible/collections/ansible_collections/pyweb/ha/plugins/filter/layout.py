@@ -81,6 +81,15 @@ def balancer_backends(
     return backends
 
 
+def image_tag(container: dict[str, Any] | None) -> str:
+    """Tag of the image a container runs ('' when there is no container)."""
+    if not container:
+        return ""
+    image = str((container.get("Config") or {}).get("Image", ""))
+    name, _, tag = image.rpartition(":")
+    return tag if name and "/" not in tag else ""
+
+
 class FilterModule:
     """pyweb.ha layout filters."""
 
@@ -89,4 +98,5 @@ class FilterModule:
             "stack_layout": stack_layout,
             "replica_names": replica_names,
             "balancer_backends": balancer_backends,
+            "image_tag": image_tag,
         }

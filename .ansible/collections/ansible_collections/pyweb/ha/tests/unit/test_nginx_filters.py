@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.filter.layout import replica_names, stack_layout
+from plugins.filter.layout import balancer_backends, image_tag, replica_names, stack_layout
 from plugins.filter.nginx import (
     nginx_common_http,
     nginx_proxy,
@@ -95,3 +95,54 @@ def test_layout_refuses_bad_input(subnet, count, drained, message):
 
 def test_replica_names():
     assert replica_names(2) == ["app_1", "app_2"]
+
+
+@pytest.mark.parametrize(
+    ("container", "tag"),
+    [
+        (None, ""),
+        ({"Config": {"Image": "pyweb/app:2.0.0"}}, "2.0.0"),
+        ({"Config": {"Image": "registry:5000/pyweb/app"}}, ""),
+        ({"Config": {"Image": "registry:5000/pyweb/app:1.0"}}, "1.0"),
+    ],
+)
+def test_image_tag(container, tag):
+    assert image_tag(container) == tag
+
+
+def test_balancer_backends_use_backend_address_or_facts():
+    hosts = [
+        {"inventory_hostname": "a", "pyweb_backend_address": "10.0.0.1"},
+        {"inventory_hostname": "b", "ansible_default_ipv4": {"address": "10.0.0.2"}, "stack_http_port": 8080},
+    ]
+    assert balancer_backends(hosts, 80, ["b"]) == [
+        {"address": "10.0.0.1:80", "down": False, "comment": "a"},
+        {"address": "10.0.0.2:8080", "down": True, "comment": "b"},
+    ]
+
+
+def test_balancer_backends_name_the_host_without_address():
+    with pytest.raises(ValueError, match="app host c: no address"):
+        balancer_backends([{"inventory_hostname": "c"}])
+
+
+def test_status_lines_show_release_and_each_container():
+    from plugins.filter.status import status_lines
+
+    results = [
+        {
+            "item": "app_1",
+            "exists": True,
+            "container": {
+                "Config": {"Image": "pyweb/app:2.0.0"},
+                "State": {"Status": "running", "Health": {"Status": "healthy"}, "StartedAt": "T"},
+            },
+        },
+        {"item": "app_2", "exists": False, "container": None},
+    ]
+    lines = status_lines(results, {"version": "2.0.0", "previous": "1.0.0", "updated": "U"})
+    assert lines == [
+        "release: 2.0.0 (previous: 1.0.0, recorded U)",
+        "app_1: pyweb/app:2.0.0, running, healthy, since T",
+        "app_2: missing",
+    ]
