@@ -36,7 +36,7 @@ build_host() {
   have "$tag" && { echo "kept $tag"; return; }
   rootfs "$WORK/host.tar" systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,ca-certificates,procps,curl,sudo \
     --skip=cleanup/apt \
-    --customize-hook='chroot "$1" apt-get install --download-only -y docker.io docker-compose python3-requests' \
+    --customize-hook='chroot "$1" apt-get install --download-only -y docker.io docker-cli docker-compose python3-requests apparmor' \
     --customize-hook='chroot "$1" systemctl mask systemd-modules-load.service getty@tty1.service' \
     --customize-hook='rm -f "$1"/etc/machine-id && touch "$1"/etc/machine-id'
   docker import --change 'ENV container=docker' --change 'CMD ["/lib/systemd/systemd"]' \

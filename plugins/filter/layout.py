@@ -52,6 +52,19 @@ def stack_layout(
     }
 
 
+def stack_layout_error(subnet: Any, count: Any, drained: list[str] | None = None) -> str:
+    """Why stack_layout(subnet, count, drained) would fail, or '' when it would
+    not: for the input checks, which want a sentence rather than a trace."""
+    try:
+        network = ipaddress.ip_network(str(subnet), strict=True)
+        if network.version != 4:
+            return f"{subnet} is an IPv{network.version} network; the internal network needs IPv4"
+        stack_layout(str(subnet), int(count), drained)
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return ""
+
+
 def _backend_address(host: Any) -> str:
     name = host.get("inventory_hostname", "?")
     address = host.get("pyweb_backend_address") or (host.get("ansible_default_ipv4") or {}).get("address")
@@ -81,6 +94,18 @@ def balancer_backends(
     return backends
 
 
+def missing_backend_addresses(hosts: list[Any]) -> list[str]:
+    """App hosts (of hostvars entries) that balancer_backends would fail on,
+    because they have neither pyweb_backend_address nor gathered facts."""
+    missing = []
+    for host in hosts:
+        try:
+            _backend_address(host)
+        except ValueError:
+            missing.append(str(host.get("inventory_hostname", "?")))
+    return missing
+
+
 def image_tag(container: dict[str, Any] | None) -> str:
     """Tag of the image a container runs ('' when there is no container)."""
     if not container:
@@ -96,6 +121,8 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "stack_layout": stack_layout,
+            "stack_layout_error": stack_layout_error,
+            "missing_backend_addresses": missing_backend_addresses,
             "replica_names": replica_names,
             "balancer_backends": balancer_backends,
             "image_tag": image_tag,

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The local lab: one edge balancer and two app hosts, each a container that
+# runs systemd and its own Docker, deployed with playbooks/site.yml through
+# inventories/lab, exactly as a user deploys to servers.
+#   scripts/demo.sh up      (make demo)
+#   scripts/demo.sh clean   (make demo-clean)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
+INVENTORY=inventories/lab/hosts.yml
+URL=http://127.0.0.1:8080
+
+case "${1:-up}" in
+  up)
+    start=$(date +%s)
+    ansible-playbook -i "$INVENTORY" tests/lab/create.yml
+    ansible-playbook -i "$INVENTORY" playbooks/site.yml
+    echo
+    echo "pyweb.ha lab is up ($(( $(date +%s) - start )) s): $URL  (balancer -> 2 app hosts x 2 replicas)"
+    echo "Six requests through the balancer:"
+    for _ in 1 2 3 4 5 6; do
+      curl -fsS "$URL/" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"  {d[\"host\"]:16} {d[\"replica\"]:6} version {d[\"version\"]} ({d[\"wsgi\"]})")'
+    done
+    echo "Try: ansible-playbook -i $INVENTORY playbooks/upgrade.yml -e app_version=2.0.0"
+    echo "     ansible-playbook -i $INVENTORY playbooks/status.yml"
+    ;;
+  clean)
+    [ -x .venv/bin/ansible-playbook ] || { echo "nothing to clean (no .venv)"; exit 0; }
+    ansible-playbook -i "$INVENTORY" tests/lab/destroy.yml
+    ;;
+  *) echo "usage: $0 up|clean" >&2; exit 2 ;;
+esac
