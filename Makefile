@@ -4,7 +4,8 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= default cluster upgrade
+# Molecule runs, in order; NAME:uwsgi runs scenario NAME with the uWSGI replicas.
+SCENARIOS ?= default cluster upgrade upgrade:uwsgi
 
 .PHONY: help bootstrap images demo demo-clean test lint unit molecule clean
 
@@ -26,16 +27,18 @@ demo-clean: ## Remove the lab containers and volumes
 lint: bootstrap ## ansible-lint (production), yamllint, ruff
 	yamllint -s .
 	ansible-lint --profile production
-	ruff check plugins app tests scripts
-	ruff format --check plugins app tests scripts
+	ruff check plugins app tests scripts molecule
+	ruff format --check plugins app tests scripts molecule
+	python scripts/role_docs.py --check
 
 unit: bootstrap ## pytest unit tests (filters, modules, app, load generator)
 	pytest tests/unit
 
-molecule: images ## Every Molecule scenario (SCENARIOS="default ...")
-	@for s in $(SCENARIOS); do \
-	  echo "==> molecule test -s $$s"; \
-	  molecule test -s $$s || exit 1; \
+molecule: images ## Every Molecule scenario (SCENARIOS="default cluster ...")
+	@for run in $(SCENARIOS); do \
+	  s=$${run%%:*}; wsgi=gunicorn; [ "$$run" = "$$s" ] || wsgi=$${run#*:}; \
+	  echo "==> molecule test -s $$s (WSGI server: $$wsgi)"; \
+	  PYWEB_WSGI_SERVER=$$wsgi molecule test -s $$s || exit 1; \
 	done
 
 test: lint unit molecule ## Everything CI runs

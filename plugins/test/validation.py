@@ -22,7 +22,8 @@ NAME_MAX = 255
 PORT_RE = re.compile(r"[0-9]{1,5}")
 
 TAG_RE = re.compile(_TAG)
-NAME_RE = re.compile(_NAME)
+DOMAIN_RE = re.compile(_DOMAIN)
+PATH_COMPONENT_RE = re.compile(_PATH_COMPONENT)
 REFERENCE_RE = re.compile(rf"(?P<name>{_NAME})(?::{_TAG})?(?:@{_DIGEST})?")
 # Compose project names (docker compose rejects anything else).
 COMPOSE_PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -54,6 +55,20 @@ def _full(pattern: re.Pattern[str], value: Any) -> bool:
     return text is not None and pattern.fullmatch(text) is not None
 
 
+def _valid_name(name: str) -> bool:
+    """Docker's rule: the first part is a registry host only when it has a
+    '.' or a ':' or is localhost; every other part is lower-case."""
+    if len(name) > NAME_MAX:
+        return False
+    parts = name.split("/")
+    first = parts[0]
+    if len(parts) > 1 and ("." in first or ":" in first or first == "localhost"):
+        if DOMAIN_RE.fullmatch(first) is None:
+            return False
+        parts = parts[1:]
+    return all(PATH_COMPONENT_RE.fullmatch(part) is not None for part in parts)
+
+
 def docker_tag(value: Any) -> bool:
     """A Docker image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}."""
     return _full(TAG_RE, value)
@@ -62,7 +77,8 @@ def docker_tag(value: Any) -> bool:
 def image_name(value: Any) -> bool:
     """An image repository without tag, optionally with a registry host
     (pyweb/app, registry.example.com:5000/team/app)."""
-    return _full(NAME_RE, value) and len(str(value)) <= NAME_MAX
+    text = _text(value)
+    return text is not None and _valid_name(text)
 
 
 def image_reference(value: Any) -> bool:
@@ -71,7 +87,7 @@ def image_reference(value: Any) -> bool:
     if text is None:
         return False
     match = REFERENCE_RE.fullmatch(text)
-    return match is not None and len(match.group("name")) <= NAME_MAX
+    return match is not None and _valid_name(match.group("name"))
 
 
 def compose_project(value: Any) -> bool:

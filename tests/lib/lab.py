@@ -129,4 +129,6 @@ def recap_changed(output: str) -> dict[str, int]:
     """changed= count per host from a PLAY RECAP."""
     import re
 
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)}
+    return {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
+    }

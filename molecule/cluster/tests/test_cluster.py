@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from tests.lib import lab
 from tests.lib.loadgen import Config, LoadRunner
 
@@ -71,5 +72,7 @@ def test_app_host_that_came_back_gets_traffic_again(lb_url):
     host = lab.molecule_host(victim)
     lab.wait_for(lambda: all(lab.health(host, f"pyweb-app_{i}-1") == "healthy" for i in (1, 2)), timeout=120)
     lab.wait_for(lambda: lab.http(f"http://{lab.container_ip(victim)}:80/").status == 200, timeout=60)
-    took = lab.wait_for(lambda: victim in {h for h, _ in lab.served_by(f"{lb_url}/", 10)}, timeout=FAIL_TIMEOUT + 10)
+    took = lab.wait_for(
+        lambda: victim in {h for h, _ in lab.served_by(f"{lb_url}/", 10)}, timeout=FAIL_TIMEOUT + 10
+    )
     print(f"{victim} back in rotation {took:.1f} s after its Nginx answered")

@@ -7,6 +7,7 @@ import os
 from collections import Counter
 
 import pytest
+
 from tests.lib import lab
 
 testinfra_hosts = ["ansible://app"]
@@ -59,8 +60,10 @@ def test_killed_replica_comes_back_and_nothing_fails(host, url):
     answers = get_many(url, 20)
     assert [a.status for a in answers] == [200] * 20
     lab.wait_for(
-        lambda: lab.health(host, victim) == "healthy"
-        and lab.inspect(host, victim)["State"]["StartedAt"] != started_before,
+        lambda: (
+            lab.health(host, victim) == "healthy"
+            and lab.inspect(host, victim)["State"]["StartedAt"] != started_before
+        ),
         timeout=float(os.environ.get("PYWEB_HEAL_TIMEOUT", "30")),
     )
     # Nginx took app_1 out for fail_timeout (5 s) when it failed; it must be

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tests.lib import lab
 
 testinfra_hosts = ["ansible://app"]

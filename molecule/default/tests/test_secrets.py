@@ -38,7 +38,9 @@ def test_vaulted_secret_reaches_the_app_and_not_the_log(host, tmp_path):
     assert sentinel not in host.check_output("journalctl --no-pager -q")
     url = f"http://{lab.container_ip(HOST)}:80/config"
     digest = "sha256:" + hashlib.sha256(sentinel.encode()).hexdigest()
-    lab.wait_for(lambda: lab.http(url).body.get("secrets", {}).get("APP_SECRET_SENTINEL") == digest, timeout=60)
+    lab.wait_for(
+        lambda: lab.http(url).body.get("secrets", {}).get("APP_SECRET_SENTINEL") == digest, timeout=60
+    )
     env = host.file("/opt/pyweb/app.env")
     assert env.mode == 0o600 and env.user == "root"
     assert sentinel in env.content_string

@@ -1,0 +1,74 @@
+"""TLS termination at the balancer (self-signed for the lab): TLS 1.2 and 1.3
+accepted, TLS 1.1 refused by the server, HTTP redirected, HSTS only on HTTPS.
+Runs last: it re-runs site.yml with TLS on."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+
+import pytest
+
+from tests.lib import lab
+
+BALANCER = "pyweb-cluster-lb"
+TLS_VARS = '{"balancer_tls": true, "balancer_tls_self_signed": true}'
+
+
+@pytest.fixture(scope="module")
+def balancer_ip() -> str:
+    result = lab.run_playbook("site.yml", "-e", TLS_VARS)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return lab.container_ip(BALANCER)
+
+
+def context(version: ssl.TLSVersion) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the lab's certificate is self-signed
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client offer old versions; the server must refuse
+    ctx.minimum_version = version
+    ctx.maximum_version = version
+    return ctx
+
+
+def https_get(ip: str, version: ssl.TLSVersion) -> tuple[int, dict[str, str], str]:
+    conn = http.client.HTTPSConnection(ip, 443, timeout=5, context=context(version))
+    try:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), conn.sock.version()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_modern_tls_is_accepted_with_hsts(balancer_ip, version):
+    status, headers, negotiated = https_get(balancer_ip, version)
+    assert status == 200
+    assert negotiated == version.name.replace("v1_", "v1.")
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Server"] == "nginx"
+
+
+def test_tls_1_1_is_refused_by_the_server(balancer_ip):
+    with (
+        socket.create_connection((balancer_ip, 443), timeout=5) as raw,
+        pytest.raises(ssl.SSLError) as refused,
+    ):
+        context(ssl.TLSVersion.TLSv1_1).wrap_socket(raw)
+    assert (
+        "PROTOCOL_VERSION" in str(refused.value).upper()
+        or "UNSUPPORTED_PROTOCOL" in str(refused.value).upper()
+    )
+
+
+def test_http_redirects_to_https(balancer_ip):
+    conn = http.client.HTTPConnection(balancer_ip, 80, timeout=5)
+    conn.request("GET", "/some/path?q=1")
+    resp = conn.getresponse()
+    assert resp.status == 301
+    assert resp.getheader("Location") == f"https://{balancer_ip}/some/path?q=1"
+    assert resp.getheader("Strict-Transport-Security") is None
