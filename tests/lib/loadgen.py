@@ -127,6 +127,7 @@ class Config:
     max_requests: int | None = None
     path: str = "/"
     post_path: str = "/echo"
+    think: float = 0.0  # seconds each client pauses between its requests (a user's think time)
 
     def checked(self) -> Config:
         """Return a copy with hard caps applied; raise ValueError if invalid."""
@@ -141,6 +142,7 @@ class Config:
         )
         _require(self.path.startswith("/"), "path must start with '/'")
         _require(self.post_path.startswith("/"), "post_path must start with '/'")
+        _require(0.0 <= self.think <= 10.0, "think must be within [0, 10] seconds")
         return replace(
             self,
             clients=min(self.clients, MAX_CLIENTS),
@@ -545,6 +547,8 @@ class LoadRunner:
             record = self._request(index, client)
             with self._lock:
                 self._records.append(record)
+            if self.config.think > 0:
+                self._stop.wait(self.config.think)
 
     def _claim(self) -> int | None:
         """Next request index, or None when the run must stop."""
@@ -719,6 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-requests", type=int, help="stop after this many requests in total")
     parser.add_argument("--path", default="/", help="path for GET requests")
     parser.add_argument("--post-path", default="/echo", help="path for POST requests")
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds each client pauses between requests (0..10)"
+    )
     parser.add_argument("--allow-failures", action="store_true", help="exit 0 even if requests failed")
     return parser
 
@@ -734,6 +741,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         max_requests=args.max_requests,
         path=args.path,
         post_path=args.post_path,
+        think=args.think,
     )
 
 

@@ -441,3 +441,11 @@ def test_cli_sigterm_is_graceful(backend: Backend, tmp_path: Path) -> None:
     assert summary["stop_reason"] == "signal"
     assert summary["total"] > 0 and summary["failed"] == 0
     assert "stop=signal" in stdout
+
+
+def test_think_time_paces_each_client() -> None:
+    from tests.lib.loadgen import Config
+
+    assert Config(url="http://127.0.0.1:1", think=0.05).checked().think == 0.05
+    with pytest.raises(ValueError, match="think"):
+        Config(url="http://127.0.0.1:1", think=11).checked()

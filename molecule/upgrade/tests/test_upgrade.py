@@ -29,7 +29,9 @@ def lb_url() -> str:
 
 def under_load(lb_url: str, name: str, playbook: str, *args: str) -> tuple[dict, object]:
     """Run a playbook while 16 clients send GETs and POSTs through the balancer."""
-    config = Config(url=lb_url, clients=16, duration=600.0, post_ratio=0.25, timeout=10.0)
+    # 16 clients, each pausing 50 ms between requests (think time): a steady
+    # load that leaves the two cores room for the rollout itself.
+    config = Config(url=lb_url, clients=16, duration=900.0, post_ratio=0.25, timeout=10.0, think=0.05)
     with LoadRunner(config) as runner:
         time.sleep(3)
         result = lab.run_playbook(playbook, *args)
