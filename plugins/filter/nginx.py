@@ -118,6 +118,64 @@ def nginx_proxy(
     return "\n".join(lines)
 
 
+NGINX_COMMAND = ["nginx", "-e", "stderr", "-c", "/etc/pyweb-nginx/nginx.conf", "-g", "daemon off;"]
+NGINX_HEALTH = (
+    "exec 3<>/dev/tcp/127.0.0.1/8080 && "
+    "printf 'GET /nginx-health HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ' 200 ' <&3"
+)
+
+
+def nginx_service(
+    image: str,
+    ports: list[str],
+    volumes: list[str],
+    networks: dict[str, Any] | None = None,
+    mem_limit: str = "128m",
+    pids_limit: int = 128,
+    stop_grace_period: int = 30,
+) -> dict[str, Any]:
+    """The compose service of an Nginx tier (host proxy or balancer): www-data
+    on unprivileged ports, read-only root, no capabilities, graceful stop
+    (SIGQUIT), configuration mounted at /etc/pyweb-nginx, a health check of
+    Nginx itself."""
+    service: dict[str, Any] = {
+        "image": image,
+        "restart": "unless-stopped",
+        "user": "33:33",
+        "command": NGINX_COMMAND,
+        "stop_signal": "SIGQUIT",
+        "stop_grace_period": f"{stop_grace_period}s",
+        "read_only": True,
+        "tmpfs": ["/tmp:size=64m,mode=1777"],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "mem_limit": mem_limit,
+        "pids_limit": pids_limit,
+        "volumes": volumes,
+        "ports": ports,
+        "healthcheck": {
+            "test": ["CMD", "bash", "-c", NGINX_HEALTH],
+            "interval": "2s",
+            "timeout": "2s",
+            "retries": 3,
+            "start_period": "10s",
+            "start_interval": "1s",
+        },
+    }
+    if networks:
+        service["networks"] = networks
+    return service
+
+
+def nginx_reload_argv(test_first: bool = False) -> list[str]:
+    """Command that reloads the Nginx of a tier inside its container (a bad
+    configuration is refused and the running one keeps serving)."""
+    conf = "/etc/pyweb-nginx/nginx.conf"
+    if test_first:
+        return ["bash", "-c", f"nginx -e stderr -t -q -c {conf} && nginx -e stderr -c {conf} -s reload"]
+    return ["nginx", "-e", "stderr", "-c", conf, "-s", "reload"]
+
+
 class FilterModule:
     """pyweb.ha Nginx filters."""
 
@@ -127,4 +185,6 @@ class FilterModule:
             "nginx_security_headers": nginx_security_headers,
             "nginx_common_http": nginx_common_http,
             "nginx_proxy": nginx_proxy,
+            "nginx_service": nginx_service,
+            "nginx_reload_argv": nginx_reload_argv,
         }

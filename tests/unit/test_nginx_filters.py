@@ -146,3 +146,21 @@ def test_status_lines_show_release_and_each_container():
         "app_1: pyweb/app:2.0.0, running, healthy, since T",
         "app_2: missing",
     ]
+
+
+def test_nginx_service_is_unprivileged_and_read_only():
+    from plugins.filter.nginx import nginx_reload_argv, nginx_service
+
+    svc = nginx_service("pyweb/nginx:trixie", ["0.0.0.0:80:8080"], ["./nginx:/etc/pyweb-nginx:ro"])
+    assert svc["user"] == "33:33"
+    assert svc["read_only"] is True
+    assert svc["cap_drop"] == ["ALL"]
+    assert svc["security_opt"] == ["no-new-privileges:true"]
+    assert svc["stop_signal"] == "SIGQUIT"
+    assert "networks" not in svc
+    assert svc["healthcheck"]["test"][:3] == ["CMD", "bash", "-c"]
+    with_net = nginx_service("i", [], [], networks={"backend": {"ipv4_address": "172.30.0.2"}}, mem_limit="256m")
+    assert with_net["networks"]["backend"]["ipv4_address"] == "172.30.0.2"
+    assert with_net["mem_limit"] == "256m"
+    assert nginx_reload_argv()[-2:] == ["-s", "reload"]
+    assert "nginx -e stderr -t -q" in nginx_reload_argv(test_first=True)[2]
