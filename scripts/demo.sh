@@ -19,7 +19,7 @@ case "${1:-up}" in
     echo "pyweb.ha lab is up ($(( $(date +%s) - start )) s): $URL  (balancer -> 2 app hosts x 2 replicas)"
     echo "Six requests through the balancer:"
     for _ in 1 2 3 4 5 6; do
-      curl -fsS "$URL/" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"  {d[\"host\"]:16} {d[\"replica\"]:6} version {d[\"version\"]} ({d[\"wsgi\"]})")'
+      curl -fsS "$URL/" | python3 -c 'import json, sys; print("  {host:18} {replica:6} version {version} ({wsgi})".format(**json.load(sys.stdin)))'
     done
     echo "Try: ansible-playbook -i $INVENTORY playbooks/upgrade.yml -e app_version=2.0.0"
     echo "     ansible-playbook -i $INVENTORY playbooks/status.yml"
