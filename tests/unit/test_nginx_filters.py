@@ -159,7 +159,9 @@ def test_nginx_service_is_unprivileged_and_read_only():
     assert svc["stop_signal"] == "SIGQUIT"
     assert "networks" not in svc
     assert svc["healthcheck"]["test"][:3] == ["CMD", "bash", "-c"]
-    with_net = nginx_service("i", [], [], networks={"backend": {"ipv4_address": "172.30.0.2"}}, mem_limit="256m")
+    with_net = nginx_service(
+        "i", [], [], networks={"backend": {"ipv4_address": "172.30.0.2"}}, mem_limit="256m"
+    )
     assert with_net["networks"]["backend"]["ipv4_address"] == "172.30.0.2"
     assert with_net["mem_limit"] == "256m"
     assert nginx_reload_argv()[-2:] == ["-s", "reload"]
