@@ -167,13 +167,11 @@ def nginx_service(
     return service
 
 
-def nginx_reload_argv(test_first: bool = False) -> list[str]:
-    """Command that reloads the Nginx of a tier inside its container (a bad
-    configuration is refused and the running one keeps serving)."""
-    conf = "/etc/pyweb-nginx/nginx.conf"
-    if test_first:
-        return ["bash", "-c", f"nginx -e stderr -t -q -c {conf} && nginx -e stderr -c {conf} -s reload"]
-    return ["nginx", "-e", "stderr", "-c", conf, "-s", "reload"]
+def nginx_reload_argv(conf: str = "/etc/pyweb-nginx/nginx.conf") -> list[str]:
+    """Command that reloads the Nginx of a tier inside its container: the
+    configuration (and the certificates it names) is tested first, so a bad
+    one fails the task loudly, and the running Nginx keeps serving the old one."""
+    return ["bash", "-c", f"nginx -e stderr -t -q -c {conf} && nginx -e stderr -c {conf} -s reload"]
 
 
 class FilterModule:

@@ -164,5 +164,7 @@ def test_nginx_service_is_unprivileged_and_read_only():
     )
     assert with_net["networks"]["backend"]["ipv4_address"] == "172.30.0.2"
     assert with_net["mem_limit"] == "256m"
-    assert nginx_reload_argv()[-2:] == ["-s", "reload"]
-    assert "nginx -e stderr -t -q" in nginx_reload_argv(test_first=True)[2]
+    argv = nginx_reload_argv("/etc/x.conf")
+    assert argv[:2] == ["bash", "-c"]
+    assert argv[2].startswith("nginx -e stderr -t -q -c /etc/x.conf && ")
+    assert argv[2].endswith("-s reload")

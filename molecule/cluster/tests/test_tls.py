@@ -72,3 +72,17 @@ def test_http_redirects_to_https(balancer_ip):
     assert resp.status == 301
     assert resp.getheader("Location") == f"https://{balancer_ip}/some/path?q=1"
     assert resp.getheader("Strict-Transport-Security") is None
+
+
+def test_a_bad_certificate_fails_the_play_and_the_running_nginx_keeps_serving(balancer_ip, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    bad = f'{{"balancer_tls": true, "balancer_tls_cert": "{cert}", "balancer_tls_key": "{key}"}}'
+    result = lab.run_playbook("site.yml", "-e", bad)
+    assert result.returncode != 0
+    assert "Reload balancer nginx" in result.stdout
+    # The reload was refused: the balancer still serves HTTPS with the certificate it had.
+    status, headers, _ = https_get(balancer_ip, ssl.TLSVersion.TLSv1_3)
+    assert status == 200
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
