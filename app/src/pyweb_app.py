@@ -17,7 +17,7 @@ Configuration is read from the environment at request time:
     ``gunicorn`` or ``uwsgi`` (default ``unknown``).
 ``APP_RELEASE_BROKEN``
     ``1``/``true``/``yes``/``on`` marks a deliberately broken release whose
-    ``/healthz`` answers 500.
+    ``/`` and ``/healthz`` answer 500.
 ``APP_SECRET_*``
     Secrets; ``/config`` reports only their SHA-256 digests.
 """
@@ -111,8 +111,11 @@ def hello_payload() -> dict[str, str]:
     return {"message": HELLO_MESSAGE, **identity()}
 
 
-def index() -> Response:
-    """``GET /``: who answered."""
+def index() -> Response | tuple[Response, int]:
+    """``GET /``: who answered; 500 in a deliberately broken release, like a
+    release whose every page fails (a test asserts no client ever sees it)."""
+    if is_release_broken():
+        return jsonify({"status": "broken", "reason": BROKEN_REASON, **identity()}), 500
     return jsonify(hello_payload())
 
 

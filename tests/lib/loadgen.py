@@ -4,9 +4,17 @@
 Standard library only (Python 3.11+), so the file can be copied alone into a
 container that has nothing but ``python3``.
 
-Each of ``--clients`` threads loops, sending one request per NEW connection
-(``Connection: close``): a GET of ``--path`` or, for an evenly spread share
-``--post-ratio`` of the requests, a JSON POST to ``--post-path``.  The run
+Each of ``--clients`` threads loops, sending a GET of ``--path`` or, for an
+evenly spread share ``--post-ratio`` of the requests, a JSON POST to
+``--post-path``.  The first ``round(clients * --keepalive-ratio)`` clients are
+keep-alive clients: each keeps ONE persistent HTTP/1.1 connection and reuses it
+for all its requests, opening a new one only after a transport error, a
+``Connection: close`` answer or a body that could not be read to its end.  A
+request that fails on a reused connection counts as failed: it is never
+retried.  The other clients send one request per NEW connection
+(``Connection: close``).  Each record tells whether its connection was reused
+(``keepalive``); the summary splits the counts by that (``by_mode``) and per
+second of the run by completion time (``timeline``).  The run
 stops at the first of: ``--duration`` elapsed, ``--stop-file`` exists,
 ``--max-requests`` sent, SIGTERM/SIGINT, or ``LoadRunner.stop()``.  In-flight
 requests are then allowed to finish (each is bounded by ``--timeout``) and the
@@ -20,7 +28,8 @@ CLI::
 
     python3 loadgen.py --url http://127.0.0.1:8080 --clients 16 --duration 60 \
         [--post-ratio 0.25] [--timeout 5] [--stop-file PATH] [--out results.json] \
-        [--max-requests N] [--path /] [--post-path /echo] [--allow-failures]
+        [--max-requests N] [--path /] [--post-path /echo] [--think 0] \
+        [--keepalive-ratio 0.5] [--allow-failures]
 
 Exit status: 0 when every request got a 2xx answer (and at least one was
 sent), 1 otherwise, 0 anyway with ``--allow-failures``; 2 on bad arguments.
@@ -128,6 +137,7 @@ class Config:
     path: str = "/"
     post_path: str = "/echo"
     think: float = 0.0  # seconds each client pauses between its requests (a user's think time)
+    keepalive_ratio: float = 0.5  # share of clients that reuse one persistent connection
 
     def checked(self) -> Config:
         """Return a copy with hard caps applied; raise ValueError if invalid."""
@@ -143,12 +153,18 @@ class Config:
         _require(self.path.startswith("/"), "path must start with '/'")
         _require(self.post_path.startswith("/"), "post_path must start with '/'")
         _require(0.0 <= self.think <= 10.0, "think must be within [0, 10] seconds")
+        _require(0.0 <= self.keepalive_ratio <= 1.0, "keepalive_ratio must be within [0, 1]")
         return replace(
             self,
             clients=min(self.clients, MAX_CLIENTS),
             duration=min(self.duration, MAX_DURATION),
             timeout=min(self.timeout, MAX_TIMEOUT),
         )
+
+    @property
+    def keepalive_clients(self) -> int:
+        """How many clients (indexes 0 .. n-1) keep a persistent connection."""
+        return round(self.clients * self.keepalive_ratio)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -180,6 +196,7 @@ class RequestRecord:
     host: str | None = None
     replica: str | None = None
     version: str | None = None
+    keepalive: bool = False  # sent over a connection that had already carried a request
 
     @property
     def end(self) -> float:
@@ -260,24 +277,76 @@ def _as_text(value: object) -> str | None:
 # --------------------------------------------------------------------------
 
 
+def request_headers(body: bytes | None, *, keep_alive: bool = False) -> dict[str, str]:
+    """Headers of one request; ``Connection: close`` unless ``keep_alive``."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if not keep_alive:
+        headers["Connection"] = "close"
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
 def send_request(
     target: Target, method: str, path: str, body: bytes | None, timeout: float
 ) -> tuple[int, str, bytes]:
     """Send one request on a fresh connection; return (status, reason, body)."""
-    headers = {
-        "Connection": "close",
-        "User-Agent": USER_AGENT,
-        "Accept": "application/json",
-    }
-    if body is not None:
-        headers["Content-Type"] = "application/json"
     conn = target.connection(timeout)
     try:
-        conn.request(method, target.request_path(path), body=body, headers=headers)
+        conn.request(method, target.request_path(path), body=body, headers=request_headers(body))
         response = conn.getresponse()
         return response.status, response.reason, response.read(MAX_BODY)
     finally:
         conn.close()
+
+
+class PersistentConnection:
+    """One client's keep-alive HTTP/1.1 connection, reused request after request.
+
+    It is closed, and the next request opens a new one, after any exception
+    (the exception propagates: the request is not retried), an answer that
+    ends the connection (``Connection: close``, HTTP/1.0) or a body that was
+    not read to its end (larger than ``MAX_BODY``, or cut short).
+    Not thread-safe: one per client thread.
+    """
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        self._target = target
+        self._timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    @property
+    def reused(self) -> bool:
+        """Whether the next request goes over a connection that already carried one."""
+        return self._conn is not None
+
+    def send(self, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:
+        """Send one request; return (status, reason, body)."""
+        conn = self._conn or self._target.connection(self._timeout)
+        self._conn = None  # kept again only after a complete answer that leaves it open
+        keep = False
+        try:
+            headers = request_headers(body, keep_alive=True)
+            conn.request(method, self._target.request_path(path), body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read(MAX_BODY)
+            keep = not response.will_close and _fully_read(response)
+            return response.status, response.reason, data
+        finally:
+            if keep:
+                self._conn = conn
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _fully_read(response: http.client.HTTPResponse) -> bool:
+    """Whether the whole body was read, leaving the connection ready for the next request."""
+    return response.isclosed() and not response.length
 
 
 def perform_request(
@@ -290,11 +359,20 @@ def perform_request(
     index: int,
     client: int,
     origin: float,
+    connection: PersistentConnection | None = None,
 ) -> RequestRecord:
-    """Send one request and record its outcome; never raises."""
+    """Send one request and record its outcome; never raises.
+
+    With ``connection`` the request goes over that persistent connection,
+    otherwise over a new one closed right after.
+    """
+    reused = connection is not None and connection.reused
     started = time.monotonic()
     try:
-        status, reason, data = send_request(target, method, path, body, timeout)
+        if connection is None:
+            status, reason, data = send_request(target, method, path, body, timeout)
+        else:
+            status, reason, data = connection.send(method, path, body)
     except Exception as exc:
         latency = time.monotonic() - started
         return RequestRecord(
@@ -307,6 +385,7 @@ def perform_request(
             status=0,
             error=type(exc).__name__,
             message=(str(exc) or repr(exc))[:MESSAGE_LIMIT],
+            keepalive=reused,
         )
     latency = time.monotonic() - started
     host, replica, version = parse_identity(data)
@@ -323,6 +402,7 @@ def perform_request(
         host=host,
         replica=replica,
         version=version,
+        keepalive=reused,
     )
 
 
@@ -338,6 +418,8 @@ def post_body(index: int, client: int) -> bytes:
 # --------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------
+
+MODES = ("keepalive", "new")  # by_mode keys: reused connection / fresh connection
 
 
 @dataclass
@@ -359,6 +441,10 @@ class Summary:
     stop_reason: str = ""
     clients_unfinished: int = 0
     notes: list[str] = field(default_factory=list)
+    # {"keepalive"|"new": {"total", "ok", "failed"}}: requests over a reused / a fresh connection
+    by_mode: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per second of the run (by end time): {"second", "ok", "failed", "p99_ms", "versions"}
+    timeline: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -400,16 +486,61 @@ def summarize(
         stop_reason=stop_reason,
         clients_unfinished=clients_unfinished,
         notes=_notes(len(records), ok, clients_unfinished),
+        by_mode=_mode_counts(records),
+        timeline=timeline(records, duration),
     )
 
 
 def _method_counts(records: Sequence[RequestRecord]) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for record in records:
-        entry = counts.setdefault(record.method, {"total": 0, "ok": 0, "failed": 0})
-        entry["total"] += 1
-        entry["ok" if record.ok else "failed"] += 1
+        _count(counts.setdefault(record.method, _zero_counts()), record)
     return dict(sorted(counts.items()))
+
+
+def _mode_counts(records: Sequence[RequestRecord]) -> dict[str, dict[str, int]]:
+    counts = {mode: _zero_counts() for mode in MODES}
+    for record in records:
+        _count(counts["keepalive" if record.keepalive else "new"], record)
+    return counts
+
+
+def _zero_counts() -> dict[str, int]:
+    return {"total": 0, "ok": 0, "failed": 0}
+
+
+def _count(entry: dict[str, int], record: RequestRecord) -> None:
+    entry["total"] += 1
+    entry["ok" if record.ok else "failed"] += 1
+
+
+def timeline(records: Sequence[RequestRecord], duration: float) -> list[dict[str, object]]:
+    """One entry per whole second of the run, second n holding requests that ended in [n, n+1).
+
+    Covers ``ceil(duration)`` seconds, more if a request ended later; empty
+    seconds are included with zero counts.
+    """
+    seconds = max([math.ceil(max(duration, 0.0)), *(_second_of(r) + 1 for r in records)])
+    buckets: list[list[RequestRecord]] = [[] for _ in range(seconds)]
+    for record in records:
+        buckets[_second_of(record)].append(record)
+    return [_second_entry(second, bucket) for second, bucket in enumerate(buckets)]
+
+
+def _second_of(record: RequestRecord) -> int:
+    return max(0, math.floor(record.end))
+
+
+def _second_entry(second: int, records: Sequence[RequestRecord]) -> dict[str, object]:
+    ok = [r for r in records if r.ok]
+    p99 = percentile([r.latency for r in records], 99)
+    return {
+        "second": second,
+        "ok": len(ok),
+        "failed": len(records) - len(ok),
+        "p99_ms": round(p99 * 1000.0, 3),
+        "versions": dict(Counter(r.version for r in ok if r.version is not None).most_common()),
+    }
 
 
 def _latency_stats(latencies: Sequence[float]) -> dict[str, float]:
@@ -543,12 +674,19 @@ class LoadRunner:
     # -- threads ---------------------------------------------------------------
 
     def _work(self, client: int) -> None:
-        while (index := self._claim()) is not None:
-            record = self._request(index, client)
-            with self._lock:
-                self._records.append(record)
-            if self.config.think > 0:
-                self._stop.wait(self.config.think)
+        connection = None
+        if client < self.config.keepalive_clients:
+            connection = PersistentConnection(self._target, self.config.timeout)
+        try:
+            while (index := self._claim()) is not None:
+                record = self._request(index, client, connection)
+                with self._lock:
+                    self._records.append(record)
+                if self.config.think > 0:
+                    self._stop.wait(self.config.think)
+        finally:
+            if connection is not None:
+                connection.close()
 
     def _claim(self) -> int | None:
         """Next request index, or None when the run must stop."""
@@ -566,7 +704,7 @@ class LoadRunner:
         self.request_stop("max-requests")
         return None
 
-    def _request(self, index: int, client: int) -> RequestRecord:
+    def _request(self, index: int, client: int, connection: PersistentConnection | None) -> RequestRecord:
         if is_post(index, self.config.post_ratio):
             method, path, body = "POST", self.config.post_path, post_body(index, client)
         else:
@@ -580,6 +718,7 @@ class LoadRunner:
             index=index,
             client=client,
             origin=self._origin,
+            connection=connection,
         )
 
     def _supervise(self) -> None:
@@ -677,6 +816,8 @@ def format_summary(summary: Summary) -> str:
         "status: " + (" ".join(f"{code}={n}" for code, n in summary.by_status.items()) or "-"),
         "methods: "
         + (", ".join(f"{m} {c['ok']}/{c['total']} ok" for m, c in summary.by_method.items()) or "-"),
+        "connections: "
+        + (", ".join(f"{m} {c['ok']}/{c['total']} ok" for m, c in summary.by_mode.items()) or "-"),
         "backends: "
         + (" ".join(f"{b['host']}/{b['replica']}={b['count']}" for b in summary.backends) or "-"),
         "versions: " + (" ".join(f"{v}={n}" for v, n in summary.versions.items()) or "-"),
@@ -726,6 +867,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--think", type=float, default=0.0, help="seconds each client pauses between requests (0..10)"
     )
+    parser.add_argument(
+        "--keepalive-ratio",
+        type=float,
+        default=0.5,
+        help=(
+            "share of clients (0..1, rounded) that reuse one persistent HTTP/1.1 connection; "
+            "the others open a new connection per request"
+        ),
+    )
     parser.add_argument("--allow-failures", action="store_true", help="exit 0 even if requests failed")
     return parser
 
@@ -742,6 +892,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         path=args.path,
         post_path=args.post_path,
         think=args.think,
+        keepalive_ratio=args.keepalive_ratio,
     )
 
 

@@ -117,9 +117,11 @@ def test_healthz_not_broken(client: FlaskClient, monkeypatch: pytest.MonkeyPatch
     assert client.get("/healthz").status_code == 200
 
 
-def test_broken_release_still_serves_index(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_release_fails_on_index_too(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_RELEASE_BROKEN", "1")
-    assert client.get("/").status_code == 200
+    response = client.get("/")
+    assert response.status_code == 500
+    assert response.get_json()["reason"] == "release built with APP_RELEASE_BROKEN"
 
 
 @pytest.mark.usefixtures("release_env")

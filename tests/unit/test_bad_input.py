@@ -89,7 +89,7 @@ class Case:
 
 # `{tmp}` in a value is the case's own directory (files for TLS cases live there).
 CASES = [
-    Case("replicas-zero", (group_vars("app", stack_replicas=0),), (APP1, "stack_replicas is 0", "1 to 200")),
+    Case("replicas-zero", (group_vars("app", stack_replicas=0),), (APP1, "stack_replicas is 0", "1 to 120")),
     Case(
         "replicas-not-a-number",
         (second_app_host, host_vars(APP2, stack_replicas="two")),
@@ -146,7 +146,7 @@ CASES = [
     Case(
         "subnet-too-small",
         (group_vars("app", stack_network_subnet="10.20.30.0/28", stack_replicas=8),),
-        (APP1, "stack_network_subnet", "8 replicas need at least"),
+        (APP1, "stack_network_subnet", "8 replicas in two slots need at least"),
     ),
     Case(
         "grace-period-not-above-graceful-timeout",

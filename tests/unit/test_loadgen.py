@@ -449,3 +449,277 @@ def test_think_time_paces_each_client() -> None:
     assert Config(url="http://127.0.0.1:1", think=0.05).checked().think == 0.05
     with pytest.raises(ValueError, match="think"):
         Config(url="http://127.0.0.1:1", think=11).checked()
+
+
+# --------------------------------------------------------------------------
+# Keep-alive clients, by_mode and timeline
+# --------------------------------------------------------------------------
+
+
+class KeepAliveBackend(ThreadingHTTPServer):
+    """HTTP/1.1 JSON backend that counts connections; can end them after n requests."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), KeepAliveHandler)
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.requests = 0
+        self.client_ports: set[int] = set()
+        self.connection_headers: list[str] = []  # the Connection header of each request
+        self.close_after = 0  # answer the n-th request of a connection with Connection: close
+        self.drop_after = 0  # silently close a connection after its n-th answer
+        self.version = "1.0"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def count_connection(self, port: int) -> None:
+        with self.lock:
+            self.connections += 1
+            self.client_ports.add(port)
+
+    def count_request(self, connection_header: str) -> str:
+        """Count the request; return the version to answer."""
+        with self.lock:
+            self.requests += 1
+            self.connection_headers.append(connection_header)
+            return self.version
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    server: KeepAliveBackend
+    protocol_version = "HTTP/1.1"
+    timeout = 5.0  # an idle kept-alive connection does not hold its thread forever
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no delayed-ACK stalls
+
+    def setup(self) -> None:
+        super().setup()
+        self.served = 0
+        self.server.count_connection(self.client_address[1])
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._answer()
+
+    def _answer(self) -> None:
+        self.served += 1
+        version = self.server.count_request(self.headers.get("Connection", "").lower())
+        payload = json.dumps({"host": "ka", "replica": 1, "version": version}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if self.server.close_after and self.served >= self.server.close_after:
+            self.send_header("Connection", "close")  # also sets self.close_connection
+        self.end_headers()
+        self.wfile.write(payload)
+        if self.server.drop_after and self.served >= self.server.drop_after:
+            self.close_connection = True  # close without telling the client
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def ka_backend() -> Iterator[KeepAliveBackend]:
+    server = KeepAliveBackend()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def run_with_records(cfg: object) -> tuple[object, list[object]]:
+    runner = lg.LoadRunner(cfg)
+    summary = lg.execute(runner)
+    return summary, runner.records()
+
+
+DROPPED_ERRORS = {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError", "BadStatusLine"}
+
+
+def test_keepalive_config() -> None:
+    assert lg.Config(url="http://h").keepalive_ratio == 0.5
+    assert lg.Config(url="http://h", clients=16, keepalive_ratio=0.25).keepalive_clients == 4
+    assert lg.Config(url="http://h", clients=3, keepalive_ratio=1.0).keepalive_clients == 3
+    assert lg.Config(url="http://h", clients=3, keepalive_ratio=0.0).keepalive_clients == 0
+    assert lg.Config(url="http://h", clients=999, keepalive_ratio=1.0).checked().keepalive_clients == 256
+    for bad in (-0.1, 1.01):
+        with pytest.raises(ValueError, match="keepalive_ratio"):
+            lg.Config(url="http://h", keepalive_ratio=bad).checked()
+
+
+def test_keepalive_clients_reuse_their_connection(ka_backend: KeepAliveBackend) -> None:
+    summary, records = run_with_records(
+        config(ka_backend.url, clients=2, keepalive_ratio=1.0, max_requests=40, post_ratio=0.25)
+    )
+    assert (summary.total, summary.ok, summary.failed) == (40, 40, 0)
+    assert ka_backend.requests == 40
+    assert 1 <= ka_backend.connections <= 2  # one per client that got to send
+    assert len(ka_backend.client_ports) == ka_backend.connections
+    assert set(ka_backend.connection_headers) == {""}  # no Connection: close
+    assert summary.by_mode == {
+        "new": {"total": ka_backend.connections, "ok": ka_backend.connections, "failed": 0},
+        "keepalive": {"total": 40 - ka_backend.connections, "ok": 40 - ka_backend.connections, "failed": 0},
+    }
+    for client in {r.client for r in records}:
+        flags = [r.keepalive for r in records if r.client == client]
+        assert flags == [False] + [True] * (len(flags) - 1)  # only the first opens the connection
+    assert summary.by_method["POST"]["total"] == 10
+
+
+def test_new_connection_clients_open_one_connection_per_request(ka_backend: KeepAliveBackend) -> None:
+    summary = lg.run_load(config(ka_backend.url, keepalive_ratio=0.0, max_requests=20))
+    assert (summary.total, summary.ok) == (20, 20)
+    assert ka_backend.connections == 20
+    assert ka_backend.connection_headers == ["close"] * 20
+    assert summary.by_mode == {
+        "keepalive": {"total": 0, "ok": 0, "failed": 0},
+        "new": {"total": 20, "ok": 20, "failed": 0},
+    }
+
+
+def test_keepalive_ratio_splits_the_clients(ka_backend: KeepAliveBackend) -> None:
+    summary, records = run_with_records(
+        config(ka_backend.url, clients=4, keepalive_ratio=0.5, max_requests=60)
+    )
+    assert summary.ok == 60
+    keepalive_clients = [r for r in records if r.client < 2]
+    new_clients = [r for r in records if r.client >= 2]
+    assert not any(r.keepalive for r in new_clients)
+    for client in (0, 1):
+        assert sum(1 for r in keepalive_clients if r.client == client and not r.keepalive) <= 1
+    # every request not sent over a reused connection opened exactly one connection
+    assert ka_backend.connections == sum(1 for r in records if not r.keepalive)
+    assert summary.by_mode["new"]["total"] == ka_backend.connections
+    assert ka_backend.connection_headers.count("close") == len(new_clients)
+    assert ka_backend.connection_headers.count("") == len(keepalive_clients)
+
+
+def test_connection_close_answer_makes_the_client_reconnect(ka_backend: KeepAliveBackend) -> None:
+    ka_backend.close_after = 3
+    summary, records = run_with_records(
+        config(ka_backend.url, clients=1, keepalive_ratio=1.0, max_requests=7)
+    )
+    assert (summary.total, summary.ok, summary.failed) == (7, 7, 0)
+    assert [r.keepalive for r in records] == [False, True, True, False, True, True, False]
+    assert ka_backend.connections == 3
+    assert summary.by_mode == {
+        "keepalive": {"total": 4, "ok": 4, "failed": 0},
+        "new": {"total": 3, "ok": 3, "failed": 0},
+    }
+
+
+def test_dropped_keepalive_connection_fails_once_then_reconnects(ka_backend: KeepAliveBackend) -> None:
+    ka_backend.drop_after = 3  # the server closes each connection after its 3rd answer, unannounced
+    summary, records = run_with_records(
+        config(ka_backend.url, clients=1, keepalive_ratio=1.0, max_requests=7)
+    )
+    assert (summary.total, summary.ok, summary.failed) == (7, 6, 1)
+    assert [r.keepalive for r in records] == [False, True, True, True, False, True, True]
+    failed = records[3]
+    assert failed.status == 0 and failed.keepalive and failed.error in DROPPED_ERRORS
+    assert records[4].ok and not records[4].keepalive  # the next request: new connection, success
+    assert ka_backend.connections == 2 and ka_backend.requests == 6  # no silent retry
+    assert summary.by_mode == {
+        "keepalive": {"total": 5, "ok": 4, "failed": 1},
+        "new": {"total": 2, "ok": 2, "failed": 0},
+    }
+    assert summary.first_failures[0]["keepalive"] is True
+    assert summary.transport_errors == 1 and not summary.passed
+
+
+def test_partly_read_answer_closes_the_connection(
+    ka_backend: KeepAliveBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lg, "MAX_BODY", 8)  # every body is longer: never read to its end
+    summary = lg.run_load(config(ka_backend.url, clients=1, keepalive_ratio=1.0, max_requests=5))
+    assert (summary.total, summary.ok) == (5, 5)
+    assert ka_backend.connections == 5
+    assert summary.by_mode["keepalive"]["total"] == 0
+
+
+def test_http10_answers_end_keepalive_connections(backend: Backend) -> None:
+    summary = lg.run_load(config(backend.url, clients=2, keepalive_ratio=1.0, max_requests=10))
+    assert (summary.total, summary.ok) == (10, 10)
+    assert len(set(backend.client_ports)) == 10
+    assert summary.by_mode["new"] == {"total": 10, "ok": 10, "failed": 0}
+
+
+def test_timeline_and_by_mode_from_synthetic_records() -> None:
+    records = [
+        record(0.0, 0.2, 200, version="1"),  # ends 0.2 -> second 0
+        record(0.9, 0.3, 200, version="2", keepalive=True),  # ends 1.2 -> second 1
+        record(1.0, 0.5, 502, version="2", keepalive=True),  # a failure: its version is not counted
+        record(3.5, 0.1, 0, error="RemoteDisconnected", keepalive=True),  # ends 3.6 -> second 3
+    ]
+    summary = lg.summarize(records, 4.0, "duration")
+    assert summary.timeline == [
+        {"second": 0, "ok": 1, "failed": 0, "p99_ms": 200.0, "versions": {"1": 1}},
+        {"second": 1, "ok": 1, "failed": 1, "p99_ms": 500.0, "versions": {"2": 1}},
+        {"second": 2, "ok": 0, "failed": 0, "p99_ms": 0.0, "versions": {}},
+        {"second": 3, "ok": 0, "failed": 1, "p99_ms": 100.0, "versions": {}},
+    ]
+    assert summary.by_mode == {
+        "keepalive": {"total": 3, "ok": 1, "failed": 2},
+        "new": {"total": 1, "ok": 1, "failed": 0},
+    }
+    assert summary.first_failures[0]["keepalive"] is True
+    document = json.loads(json.dumps(summary.to_dict()))
+    assert document["timeline"] == summary.timeline and document["by_mode"] == summary.by_mode
+    assert "connections: keepalive 1/3 ok, new 1/1 ok" in lg.format_summary(summary)
+    assert len(lg.summarize(records, 2.0).timeline) == 4  # a request ending late extends it
+    assert len(lg.summarize(records[:1], 0.05).timeline) == 1
+    assert lg.summarize([], 0.0).timeline == []
+    assert lg.summarize([], 2.5).timeline == [
+        {"second": n, "ok": 0, "failed": 0, "p99_ms": 0.0, "versions": {}} for n in range(3)
+    ]
+
+
+def test_timeline_buckets_sum_to_total_and_count_versions(ka_backend: KeepAliveBackend) -> None:
+    runner = lg.LoadRunner(config(ka_backend.url, clients=4, duration=1.3, think=0.005))
+    runner.start()
+    time.sleep(0.5)
+    with ka_backend.lock:
+        ka_backend.version = "2.0"
+    assert runner.wait(timeout=5.0)
+    summary = runner.summary()
+    assert summary.stop_reason == "duration" and summary.passed
+    timeline = summary.timeline
+    assert len(timeline) >= 2  # 1.3 s and a bit: seconds 0 and 1
+    assert [entry["second"] for entry in timeline] == list(range(len(timeline)))
+    assert sum(entry["ok"] + entry["failed"] for entry in timeline) == summary.total
+    assert sum(entry["ok"] for entry in timeline) == summary.ok
+    versions: dict[str, int] = {}
+    for entry in timeline:
+        for version, count in entry["versions"].items():
+            versions[version] = versions.get(version, 0) + count
+    assert versions == summary.versions and set(versions) == {"1.0", "2.0"}
+    assert timeline[0]["versions"]["1.0"] > 0 and timeline[1]["versions"]["2.0"] > 0
+    busy = [entry for entry in timeline if entry["ok"] or entry["failed"]]
+    assert all(0.0 < entry["p99_ms"] <= summary.latency_ms["max"] for entry in busy)
+    assert summary.by_mode["keepalive"]["total"] > 0 and summary.by_mode["new"]["total"] > 0
+
+
+def test_cli_keepalive_ratio(
+    ka_backend: KeepAliveBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.json"
+    args = cli_args(ka_backend.url, "--max-requests", "10", "--keepalive-ratio", "1", "--out", str(out))
+    assert lg.main(args) == 0
+    document = json.loads(out.read_text())
+    assert document["config"]["keepalive_ratio"] == 1.0
+    assert document["summary"]["by_mode"]["keepalive"]["total"] == 10 - ka_backend.connections
+    assert sum(entry["ok"] for entry in document["summary"]["timeline"]) == 10
+    assert "connections: keepalive" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as excinfo:
+        lg.main(cli_args(ka_backend.url, "--keepalive-ratio", "1.5"))
+    assert excinfo.value.code == 2

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.filter.layout import balancer_backends, image_tag, replica_names, stack_layout
+from plugins.filter.layout import (
+    balancer_backends,
+    replica_names,
+    replicas_pending,
+    route_swap,
+    stack_layout,
+    stack_routes,
+)
 from plugins.filter.nginx import (
     nginx_common_http,
     nginx_proxy,
@@ -71,43 +78,73 @@ def test_proxy_bounds_retries_and_sets_keepalive_headers():
     assert "Connection" not in nginx_proxy("app", keepalive=False)
 
 
-def test_layout_gives_fixed_addresses_and_marks_drained():
-    layout = stack_layout("172.30.0.0/24", 3, ["app_2"])
+def test_layout_gives_each_slot_a_fixed_address():
+    routes = stack_routes({"app_2": {"slot": "b", "version": "2"}}, 3, "1")
+    layout = stack_layout("172.30.0.0/24", routes)
     assert layout["nginx"] == "172.30.0.2"
-    assert [r["address"] for r in layout["replicas"]] == ["172.30.0.11", "172.30.0.12", "172.30.0.13"]
-    assert [r["down"] for r in layout["replicas"]] == [False, True, False]
-    assert layout["upstream"][0] == {"address": "172.30.0.11:8000", "down": False, "comment": "app_1"}
+    assert [(s["service"], s["address"], s["version"]) for s in layout["services"]] == [
+        ("app_1_a", "172.30.0.11", "1"),
+        ("app_2_b", "172.30.0.132", "2"),
+        ("app_3_a", "172.30.0.13", "1"),
+    ]
+    assert layout["upstream"][1] == {"address": "172.30.0.132:8000", "comment": "app_2"}
+
+
+def test_surge_layout_adds_the_successor_beside_its_predecessor_but_not_to_the_upstream():
+    routes = stack_routes({}, 2, "1")
+    layout = stack_layout("172.30.0.0/24", routes, 9000, {"replica": "app_1", "version": "2"})
+    assert [(s["service"], s["version"]) for s in layout["services"]] == [
+        ("app_1_a", "1"),
+        ("app_1_b", "2"),
+        ("app_2_a", "1"),
+    ]
+    assert [u["address"] for u in layout["upstream"]] == ["172.30.0.11:9000", "172.30.0.12:9000"]
+
+
+def test_route_swap_moves_one_replica_to_its_other_slot():
+    routes = stack_routes({}, 2, "1")
+    moved = route_swap(routes, "app_2", "2")
+    assert moved == {"app_1": {"slot": "a", "version": "1"}, "app_2": {"slot": "b", "version": "2"}}
+    assert route_swap(moved, "app_2", "3")["app_2"] == {"slot": "a", "version": "3"}
+    assert routes["app_2"] == {"slot": "a", "version": "1"}  # not changed in place
+
+
+def test_stack_routes_keep_or_force_the_version():
+    current = {"app_1": {"slot": "b", "version": "2"}, "app_9": {"slot": "a", "version": "0"}}
+    assert stack_routes(current, 2, "1") == {
+        "app_1": {"slot": "b", "version": "2"},
+        "app_2": {"slot": "a", "version": "1"},
+    }
+    assert stack_routes(current, 1, "3", keep=False) == {"app_1": {"slot": "b", "version": "3"}}
+
+
+def test_replicas_pending_checks_health_not_only_the_version():
+    routes = stack_routes({"app_2": {"slot": "b", "version": "2"}}, 3, "2")
+    containers = [
+        {"service": "app_1_a", "status": "running", "health": "healthy"},
+        {"service": "app_2_b", "status": "running", "health": "unhealthy"},
+        {"service": "app_3_a", "status": "running", "health": "none"},
+    ]
+    assert replicas_pending(routes, containers, "2") == ["app_2"]
+    assert replicas_pending(routes, containers[:1], "2") == ["app_2", "app_3"]
+    assert replicas_pending(routes, containers, "3") == ["app_1", "app_2", "app_3"]
 
 
 @pytest.mark.parametrize(
-    ("subnet", "count", "drained", "message"),
+    ("subnet", "count", "message"),
     [
-        ("172.30.0.0/24", 0, [], "at least 1"),
-        ("172.30.0.0/28", 5, [], "need at least"),
-        ("172.30.0.0/24", 2, ["app_9"], "not among"),
-        ("172.30.0.1/24", 2, [], "host bits"),
+        ("172.30.0.0/24", 0, "at least 1"),
+        ("172.30.0.0/28", 5, "need at least"),
+        ("172.30.0.1/24", 2, "host bits"),
     ],
 )
-def test_layout_refuses_bad_input(subnet, count, drained, message):
+def test_layout_refuses_bad_input(subnet, count, message):
     with pytest.raises(ValueError, match=message):
-        stack_layout(subnet, count, drained)
+        stack_layout(subnet, stack_routes({}, count, "1"))
 
 
 def test_replica_names():
     assert replica_names(2) == ["app_1", "app_2"]
-
-
-@pytest.mark.parametrize(
-    ("container", "tag"),
-    [
-        (None, ""),
-        ({"Config": {"Image": "pyweb/app:2.0.0"}}, "2.0.0"),
-        ({"Config": {"Image": "registry:5000/pyweb/app"}}, ""),
-        ({"Config": {"Image": "registry:5000/pyweb/app:1.0"}}, "1.0"),
-    ],
-)
-def test_image_tag(container, tag):
-    assert image_tag(container) == tag
 
 
 def test_balancer_backends_use_backend_address_or_facts():
@@ -129,42 +166,39 @@ def test_balancer_backends_name_the_host_without_address():
 def test_status_lines_show_release_and_each_container():
     from plugins.filter.status import status_lines
 
-    results = [
-        {
-            "item": "app_1",
-            "exists": True,
-            "container": {
-                "Config": {"Image": "pyweb/app:2.0.0"},
-                "State": {"Status": "running", "Health": {"Status": "healthy"}, "StartedAt": "T"},
+    state = {
+        "routes": {"app_1": {"slot": "b", "version": "2.0.0"}, "app_2": {"slot": "a", "version": "2.0.0"}},
+        "containers": [
+            {
+                "service": "app_1_b",
+                "replica": "app_1",
+                "image": "pyweb/app:2.0.0",
+                "status": "running",
+                "health": "healthy",
+                "started": "T",
             },
-        },
-        {"item": "app_2", "exists": False, "container": None},
-    ]
-    lines = status_lines(results, {"version": "2.0.0", "previous": "1.0.0", "updated": "U"})
+            {"service": "nginx", "image": "pyweb/nginx:trixie", "status": "running", "health": "healthy"},
+        ],
+    }
+    lines = status_lines(state, {"version": "2.0.0", "previous": "1.0.0", "updated": "U"})
     assert lines == [
         "release: 2.0.0 (previous: 1.0.0, recorded U)",
-        "app_1: pyweb/app:2.0.0, running, healthy, since T",
-        "app_2: missing",
+        "app_1 (app_1_b, serving): pyweb/app:2.0.0, running, healthy, since T",
+        "nginx: pyweb/nginx:trixie, running, healthy",
+        "app_2_a: missing (routed, no container)",
     ]
 
 
-def test_nginx_service_is_unprivileged_and_read_only():
-    from plugins.filter.nginx import nginx_reload_argv, nginx_service
+def test_rollout_summary_per_host_and_totals():
+    from plugins.filter.status import rollout_summary
 
-    svc = nginx_service("pyweb/nginx:trixie", ["0.0.0.0:80:8080"], ["./nginx:/etc/pyweb-nginx:ro"])
-    assert svc["user"] == "33:33"
-    assert svc["read_only"] is True
-    assert svc["cap_drop"] == ["ALL"]
-    assert svc["security_opt"] == ["no-new-privileges:true"]
-    assert svc["stop_signal"] == "SIGQUIT"
-    assert "networks" not in svc
-    assert svc["healthcheck"]["test"][:3] == ["CMD", "bash", "-c"]
-    with_net = nginx_service(
-        "i", [], [], networks={"backend": {"ipv4_address": "172.30.0.2"}}, mem_limit="256m"
-    )
-    assert with_net["networks"]["backend"]["ipv4_address"] == "172.30.0.2"
-    assert with_net["mem_limit"] == "256m"
-    argv = nginx_reload_argv("/etc/x.conf")
-    assert argv[:2] == ["bash", "-c"]
-    assert argv[2].startswith("nginx -e stderr -t -q -c /etc/x.conf && ")
-    assert argv[2].endswith("-s reload")
+    swaps = [{"replica": "app_1", "from": "app_1_a", "to": "app_1_b", "total": 3.2}]
+    hosts = [
+        {"inventory_hostname": "h1", "__rollout_report": {"from": "1", "to": "2", "swaps": swaps, "seconds": 4}},
+        {"inventory_hostname": "h2"},
+    ]
+    lines = rollout_summary(hosts, started=100.0, now=110.0)
+    assert lines[0] == "h1: 1 -> 2, ok, 1 swap(s) in 4 s: app_1 app_1_a->app_1_b 3.2s"
+    assert lines[1].startswith("h2: not rolled")
+    assert lines[2] == "swaps: 1, median 3.2 s, max 3.2 s"
+    assert lines[3] == "total: 10.0 s"
