@@ -3,11 +3,14 @@ at which fixed address of the internal network, and what the host Nginx
 upstream lists.
 
 Every replica (app_1 .. app_N) has two slots, a and b, each a compose service
-with its own fixed address. One slot serves (it is in the Nginx upstream); a
-rolling upgrade starts the successor in the other slot beside it, gates it,
-switches the upstream to it and only then stops the predecessor, so a host
-never serves with fewer than N replicas. Which slot of each replica serves,
-and on which version, is the host's routes record (replicas.json)."""
+with its own fixed address, and a stable virtual address (VIP) that the host
+Nginx upstream names. A DNAT rule in the host Nginx's network namespace sends
+new connections to a VIP to the replica's serving slot; a swap starts the
+successor in the other slot beside its predecessor, gates it, and moves the
+rule: no Nginx reload, so no client connection is ever closed by a swap, and
+connections already open finish on the predecessor. Which slot of each
+replica serves, and on which version, is the host's routes record
+(replicas.json)."""
 
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ import ipaddress
 from typing import Any
 
 NGINX_OFFSET = 2
-SLOT_OFFSETS = {"a": 10, "b": 130}
-MAX_REPLICAS = 120
+SLOT_OFFSETS = {"a": 10, "b": 90}
+VIP_OFFSET = 170
+MAX_REPLICAS = 80
 
 
 def replica_names(count: int) -> list[str]:
@@ -24,7 +28,10 @@ def replica_names(count: int) -> list[str]:
     if count < 1:
         raise ValueError(f"replicas must be at least 1, got {count}")
     if count > MAX_REPLICAS:
-        raise ValueError(f"replicas must be at most {MAX_REPLICAS} (two slots each in a /24), got {count}")
+        raise ValueError(
+            f"replicas must be at most {MAX_REPLICAS} (two slots and a virtual address each in a /24), "
+            f"got {count}"
+        )
     return [f"app_{i}" for i in range(1, count + 1)]
 
 
@@ -63,9 +70,16 @@ def route_swap(routes: dict[str, Any], replica: str, version: str) -> dict[str, 
     return {**{k: dict(v) for k, v in routes.items()}, replica: moved}
 
 
+def _index(replica: str) -> int:
+    return int(replica.rsplit("_", 1)[1])
+
+
 def _address(network: ipaddress.IPv4Network, replica: str, slot: str) -> str:
-    index = int(replica.rsplit("_", 1)[1])
-    return str(network.network_address + SLOT_OFFSETS[slot] + index)
+    return str(network.network_address + SLOT_OFFSETS[slot] + _index(replica))
+
+
+def _vip(network: ipaddress.IPv4Network, replica: str) -> str:
+    return str(network.network_address + VIP_OFFSET + _index(replica))
 
 
 def stack_layout(
@@ -74,15 +88,16 @@ def stack_layout(
     port: int = 8000,
     surge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fixed addresses: Nginx gets host .2, slot a of replica i .(10+i), slot b
-    .(130+i). `services` lists the compose services of the serving slots, plus
-    the successor's (surge: {replica, version}) beside its predecessor;
-    `upstream` lists only the serving slots.
+    """Fixed addresses: the host Nginx gets .2, slot a of replica i .(10+i),
+    slot b .(90+i), its VIP .(170+i). `services` lists the compose services
+    of the serving slots, plus the successor's (surge: {replica, version})
+    beside its predecessor; `upstream` lists the VIPs; `dnat` sends each VIP
+    to its serving slot.
 
     Fixed addresses mean a recreated replica comes back where the Nginx
     upstream expects it, so Nginx never holds a stale address."""
     network = ipaddress.ip_network(subnet, strict=True)
-    needed = SLOT_OFFSETS["b"] + len(routes) + 1
+    needed = VIP_OFFSET + len(routes) + 1
     if network.num_addresses < needed + 1:
         raise ValueError(
             f"subnet {subnet} holds {network.num_addresses} addresses; "
@@ -95,10 +110,15 @@ def stack_layout(
             services.append(_service(network, replica, other_slot(route["slot"]), surge["version"]))
     if surge and surge.get("replica") not in routes:
         raise ValueError(f"surge replica {surge.get('replica')} is not among {sorted(routes)}")
-    upstream = [
-        {"address": f"{_address(network, r, route['slot'])}:{port}", "comment": r} for r, route in routes.items()
-    ]
-    return {"nginx": str(network.network_address + NGINX_OFFSET), "services": services, "upstream": upstream}
+    upstream = [{"address": f"{_vip(network, r)}:{port}", "comment": r} for r in routes]
+    dnat = [{"vip": _vip(network, r), "address": _address(network, r, x["slot"])} for r, x in routes.items()]
+    return {
+        "nginx": str(network.network_address + NGINX_OFFSET),
+        "services": services,
+        "upstream": upstream,
+        "dnat": dnat,
+        "port": int(port),
+    }
 
 
 def _service(network: ipaddress.IPv4Network, replica: str, slot: str, version: str) -> dict[str, str]:

@@ -37,9 +37,12 @@ def nginx_upstream(
     max_fails: int = 1,
     fail_timeout: str = "5s",
     zone_size: str = "64k",
+    keepalive_time: str = "",
+    keepalive_timeout: str = "",
 ) -> str:
     """An upstream block with a shared zone (failure state is shared between
-    workers), one server line per entry, and optional keepalive."""
+    workers), one server line per entry, and optional keepalive (with a bound
+    on the life and the idle time of a kept connection, when given)."""
     if not servers:
         raise ValueError(f"upstream {name} needs at least one server")
     defaults = {"max_fails": max_fails, "fail_timeout": fail_timeout}
@@ -47,6 +50,8 @@ def nginx_upstream(
     lines += [f"    {_server_line(s, defaults)}" for s in servers]
     if keepalive > 0:
         lines.append(f"    keepalive {keepalive};")
+        lines += [f"    keepalive_time {keepalive_time};"] if keepalive_time else []
+        lines += [f"    keepalive_timeout {keepalive_timeout};"] if keepalive_timeout else []
     lines.append("}")
     return "\n".join(lines)
 
@@ -133,6 +138,7 @@ def nginx_service(
     mem_limit: str = "128m",
     pids_limit: int = 128,
     stop_grace_period: int = 30,
+    network_mode: str = "",
 ) -> dict[str, Any]:
     """The compose service of an Nginx tier (host proxy or balancer): www-data
     on unprivileged ports, read-only root, no capabilities, graceful stop
@@ -164,6 +170,10 @@ def nginx_service(
     }
     if networks:
         service["networks"] = networks
+    if network_mode:
+        # Joins another service's network namespace (which publishes the ports).
+        service["network_mode"] = network_mode
+        del service["ports"]
     return service
 
 

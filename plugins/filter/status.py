@@ -31,7 +31,8 @@ def status_lines(state: dict[str, Any], release: dict[str, Any]) -> list[str]:
         if service.startswith("app_"):
             lines.append(_container_line(container, service in serving))
         else:
-            lines.append(f"{service}: {container.get('image')}, {container.get('status')}, {container.get('health')}")
+            health = f"{container.get('status')}, {container.get('health')}"
+            lines.append(f"{service}: {container.get('image')}, {health}")
     missing = sorted(
         f"{r}_{route.get('slot')}"
         for r, route in routes.items()

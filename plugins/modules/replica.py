@@ -20,11 +20,15 @@ description:
     writes the surge compose file (successor beside its predecessor), starts the
     successor, gates it (Docker healthy, then an HTTP request from the host
     Nginx's network namespace to the successor itself on the health path,
-    answering the expected status and version), switches the host Nginx
-    upstream to it (the new configuration is tested with C(nginx -t) first and
-    the reload is confirmed by new worker processes), waits until the old
-    workers exited (no request in flight to the predecessor any more), stops
-    the predecessor gracefully and writes the final compose file and routes.
+    answering the expected status and version), moves the replica's virtual
+    address to it (one atomic DNAT rule change in the host Nginx's network
+    namespace - no Nginx reload, so no client connection is closed; new
+    connections go to the successor, open ones finish on the predecessor),
+    waits until the predecessor has no connection from Nginx left (detected
+    in its own network namespace), stops it gracefully and writes the final
+    compose file and routes.
+  - C(action=route) makes the DNAT rules match I(dnat) (after C(compose up)
+    in C(site.yml)), and writes them to C(dnat.rules) for the watchdog.
   - A successor that fails its gate is removed and the compose file restored;
     the predecessor was never touched and keeps serving.
   - Meant to be called through the stack role's C(swap) entry point, which
@@ -33,9 +37,9 @@ version_added: 0.2.0
 author: pyweb.ha maintainers (@pyweb-ha)
 options:
   action:
-    description: C(info) reads; C(swap) replaces one replica.
+    description: C(info) reads; C(route) applies the DNAT rules; C(swap) replaces one replica.
     type: str
-    choices: [info, swap]
+    choices: [info, route, swap]
     default: info
   project_dir:
     description: Directory of the compose project on the host.
@@ -45,10 +49,10 @@ options:
     description: Compose project name.
     type: str
     required: true
-  nginx_service:
-    description: Compose service of the host Nginx.
+  net_service:
+    description: Compose service that holds the host Nginx's network namespace.
     type: str
-    default: nginx
+    default: net
   replica:
     description: Replica to swap (C(app_1) ..). Required with C(action=swap).
     type: str
@@ -73,11 +77,14 @@ options:
   compose_final:
     description: Compose file after the swap (the predecessor's slot left out).
     type: str
-  nginx_conf:
-    description: Host Nginx configuration whose upstream names the successor.
-    type: str
+  dnat:
+    description:
+      - Where each virtual address goes (after the swap), a list of C(vip) and C(address).
+      - Required with C(action=route) and C(action=swap).
+    type: list
+    elements: dict
   health_port:
-    description: Port the app listens on inside the replica.
+    description: Port the app listens on inside the replica (also the port of the virtual addresses).
     type: int
     default: 8000
   health_path:
@@ -114,7 +121,7 @@ options:
     type: float
     default: 120
 notes:
-  - Needs C(docker) with Compose v2, and C(nsenter) on the host; runs as root.
+  - Needs C(docker) with Compose v2, C(nsenter) and C(iptables) on the host; runs as root.
 """
 
 EXAMPLES = r"""
@@ -140,14 +147,13 @@ swap:
   description: What a swap did and how long each step took (seconds from its start).
   returned: when action is swap
   type: dict
-  sample: {replica: app_1, from: app_1_a, to: app_1_b, version: 2.0.0, healthy: 2.1, switched: 2.4,
-           drained: 2.5, stopped: 3.3, total: 3.6, drain_timed_out: false}
+  sample: {replica: app_1, from: app_1_a, to: app_1_b, version: 2.0.0, healthy: 2.1, switched: 2.2,
+           drained: 3.1, stopped: 3.9, total: 3.9, drain_timed_out: false}
 """
 
 import fcntl
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -157,10 +163,11 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 ROUTES_FILE = "replicas.json"
+RULES_FILE = "dnat.rules"
 LOCK_FILE = ".lock"
-NGINX_DIR = "nginx"
-NGINX_CONF = "nginx.conf"
-NGINX_IN_CONTAINER = "/etc/pyweb-nginx"
+CHAIN = "PYWEB"
+IN_FLIGHT_STATES = ("01", "03")  # ESTABLISHED, SYN_RECV
+LOOPBACK_HEX = "0100007F"
 PROBE = r"""
 import json, sys, urllib.request, urllib.error
 url, timeout = sys.argv[1], float(sys.argv[2])
@@ -191,6 +198,14 @@ def read_routes(project_dir: str) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     return data if isinstance(data, dict) else {}
+
+
+def read_text(path: str) -> str:
+    """The file's text, '' when there is none."""
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def write_atomic(path: str, content: str, mode: int = 0o644) -> bool:
@@ -229,22 +244,35 @@ def health_verdict(answer: dict[str, Any], status: int, version_key: str, versio
     return ""
 
 
-def child_pids(parent: int, proc: str = "/proc") -> set[int]:
-    """PIDs whose parent is `parent` (the worker processes of an Nginx master)."""
-    pids = set()
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "stat"), encoding="utf-8") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and int(fields[1]) == parent:
-            pids.add(int(entry))
-    return pids
+def dnat_rule_lines(dnat: list[dict[str, Any]], port: int) -> list[str]:
+    """The rules of the chain, as `iptables -S` prints them."""
+    return [
+        f"-A {CHAIN} -d {d['vip']}/32 -p tcp -m tcp --dport {port} -j DNAT"
+        f" --to-destination {d['address']}:{port}"
+        for d in dnat
+    ]
+
+
+def dnat_restore(dnat: list[dict[str, Any]], port: int, add_jump: bool) -> str:
+    """iptables-restore input (with --noflush) that replaces the chain's rules
+    in one commit: a connection sees the old rules or the new, never none."""
+    jump = [f"-A OUTPUT -j {CHAIN}"] if add_jump else []
+    return "\n".join(["*nat", f":{CHAIN} - [0:0]", *jump, *dnat_rule_lines(dnat, port), "COMMIT", ""])
+
+
+def connections_in(tcp_tables: list[str], port: int) -> int:
+    """Connections in flight to `port` from outside the container (not its own
+    health check on 127.0.0.1), read from /proc/PID/net/tcp of its namespace."""
+    count = 0
+    for table in tcp_tables:
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            local, remote, state = fields[1], fields[2], fields[3]
+            if state in IN_FLIGHT_STATES and int(local.split(":")[1], 16) == port:
+                count += 0 if remote.split(":")[0] == LOOPBACK_HEX else 1
+    return count
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
@@ -290,7 +318,9 @@ class Host:
         self.dir = self.p["project_dir"]
         self.compose_path = os.path.join(self.dir, "compose.yml")
 
-    def run(self, argv: list[str], check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str], check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise SwapError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()[-800:]}")
@@ -314,17 +344,65 @@ class Host:
         found = self.containers(service)
         return found[0] if found else None
 
-    def nginx_pid(self) -> int:
-        nginx = self.one(self.p["nginx_service"])
-        pid = int(((nginx or {}).get("State") or {}).get("Pid") or 0)
+    def pid(self, service: str) -> int:
+        """Host PID of a service's container, 0 when it is not running."""
+        return int((((self.one(service) or {}).get("State") or {}).get("Pid")) or 0)
+
+    def ns_pid(self) -> int:
+        pid = self.pid(self.p["net_service"])
         if not pid:
-            raise SwapError(f"the host Nginx ({self.p['nginx_service']}) is not running; run site.yml first")
+            raise SwapError(
+                f"the network namespace of the host Nginx (service {self.p['net_service']}) is not running; "
+                "run site.yml first"
+            )
         return pid
 
-    def probe(self, nginx_pid: int, url: str) -> dict[str, Any]:
+    def in_ns(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        full = ["nsenter", "--target", str(self.ns_pid()), "--net", *argv]
+        return subprocess.run(full, input=stdin, capture_output=True, text=True, timeout=30, check=False)
+
+    def route(self, dnat: list[dict[str, Any]]) -> bool:
+        """Make the DNAT chain say `dnat`; True when it changed. Also kept in
+        dnat.rules, from which the watchdog restores a namespace that lost them."""
+        port = self.p["health_port"]
+        if self.module.check_mode and not self.pid(self.p["net_service"]):
+            return True
+        if not self.module.check_mode:
+            write_atomic(os.path.join(self.dir, RULES_FILE), dnat_restore(dnat, port, add_jump=True))
+        current = self.in_ns("iptables", "-w", "5", "-t", "nat", "-S", CHAIN)
+        jump = self.in_ns("iptables", "-w", "5", "-t", "nat", "-C", "OUTPUT", "-j", CHAIN).returncode == 0
+        wanted = dnat_rule_lines(dnat, port)
+        if jump and current.returncode == 0 and current.stdout.splitlines()[1:] == wanted:
+            return False
+        if self.module.check_mode:
+            return True
+        done = self.in_ns(
+            "iptables-restore", "-w", "5", "--noflush", stdin=dnat_restore(dnat, port, not jump)
+        )
+        if done.returncode != 0:
+            raise SwapError(
+                f"iptables-restore in the host Nginx's namespace failed: {done.stderr.strip()[-600:]}"
+            )
+        return True
+
+    def connections(self, service: str) -> int:
+        """Connections in flight to a replica's app port (0 when it is gone)."""
+        pid = self.pid(service)
+        if not pid:
+            return 0
+        tables = []
+        for name in ("tcp", "tcp6"):
+            try:
+                with open(f"/proc/{pid}/net/{name}", encoding="ascii") as handle:
+                    tables.append(handle.read())
+            except OSError:
+                continue
+        return connections_in(tables, self.p["health_port"])
+
+    def probe(self, url: str) -> dict[str, Any]:
         """One HTTP request from the host Nginx's network namespace (the path
         Nginx itself takes to the replica), so it works for any app image."""
-        argv = ["nsenter", "--target", str(nginx_pid), "--net", "python3", "-c", PROBE]
+        argv = ["nsenter", "--target", str(self.ns_pid()), "--net", "python3", "-c", PROBE]
         argv += [url, str(self.p["health_request_timeout"])]
         result = self.run(argv, check=False, timeout=self.p["health_request_timeout"] + 10)
         try:
@@ -350,20 +428,23 @@ class Swap:
 
     def run(self) -> dict[str, Any]:
         p, host = self.p, self.host
-        before = open(host.compose_path, encoding="utf-8").read() if os.path.exists(host.compose_path) else ""
+        before = read_text(host.compose_path)
         write_atomic(host.compose_path, p["compose_surge"])
         try:
             host.compose("rm", "--stop", "--force", p["to_service"])  # a leftover of an interrupted run
             host.compose("up", "--detach", "--no-deps", "--no-build", "--pull", "never", p["to_service"])
             self.gate()
             self.mark("healthy")
-            old_workers = self.switch()
+            host.route(p["dnat"])
         except Exception:
             host.compose("rm", "--stop", "--force", p["to_service"], check=False)
             write_atomic(host.compose_path, before or p["compose_final"])
             raise
+        write_atomic(os.path.join(host.dir, ROUTES_FILE), routes_json(p["routes"]))
         self.mark("switched")
-        drained = self.drain(old_workers)
+        drained = not p["from_service"] or wait_until(
+            lambda: host.connections(p["from_service"]) == 0, p["drain_timeout"], 0.05
+        )
         self.mark("drained")
         if p["from_service"]:
             host.compose("stop", "--timeout", str(p["stop_timeout"]), p["from_service"])
@@ -384,7 +465,6 @@ class Swap:
         """Docker healthy (or running, for an image without a health check),
         then the app's own health answer from the host Nginx's namespace."""
         p, host = self.p, self.host
-        nginx_pid = host.nginx_pid()
         url = f"http://{p['to_address']}:{p['health_port']}{p['health_path']}"
         deadline = time.monotonic() + p["gate_timeout"]
         why = "not started"
@@ -393,9 +473,11 @@ class Swap:
             state = info.get("State") or {}
             health = (state.get("Health") or {}).get("Status", "none")
             if state.get("Status") in ("exited", "dead") or health == "unhealthy":
-                raise SwapError(f"the successor is {state.get('Status')}/{health}: {last_health_output(info)}")
+                raise SwapError(
+                    f"the successor is {state.get('Status')}/{health}: {last_health_output(info)}"
+                )
             if state.get("Status") == "running" and health in ("healthy", "none"):
-                why = health_verdict(host.probe(nginx_pid, url), p["health_status"], *self.expect())
+                why = health_verdict(host.probe(url), p["health_status"], *self.expect())
                 if not why:
                     return
             else:
@@ -409,40 +491,6 @@ class Swap:
 
     def expect(self) -> tuple[str, str]:
         return self.p["health_version_key"], self.p["version"]
-
-    def switch(self) -> set[int]:
-        """Point the upstream at the successor; returns the old worker PIDs."""
-        p, host = self.p, self.host
-        conf_dir = os.path.join(host.dir, NGINX_DIR)
-        conf, staged = os.path.join(conf_dir, NGINX_CONF), os.path.join(conf_dir, NGINX_CONF + ".next")
-        write_atomic(staged, p["nginx_conf"])
-        nginx = host.one(p["nginx_service"]) or {}
-        tested = host.run(
-            ["docker", "exec", nginx.get("Id", "?"), "nginx", "-e", "stderr", "-t", "-q", "-c",
-             f"{NGINX_IN_CONTAINER}/{NGINX_CONF}.next"],
-            check=False,
-        )
-        if tested.returncode != 0:
-            os.unlink(staged)
-            raise SwapError(f"the host Nginx refused the new configuration: {tested.stderr.strip()[-600:]}")
-        previous = open(conf, encoding="utf-8").read() if os.path.exists(conf) else ""
-        os.replace(staged, conf)
-        master = host.nginx_pid()
-        old = child_pids(master)
-        os.kill(master, signal.SIGHUP)
-        if not wait_until(lambda: bool(child_pids(master) - old), 10):
-            write_atomic(conf, previous)
-            os.kill(master, signal.SIGHUP)
-            raise SwapError("the host Nginx did not start new workers within 10 s of the reload; configuration restored")
-        write_atomic(os.path.join(host.dir, ROUTES_FILE), routes_json(p["routes"]))
-        return old
-
-    def drain(self, old_workers: set[int]) -> bool:
-        """True when every old worker exited (its requests to the predecessor done)."""
-        def gone() -> bool:
-            return not any(os.path.exists(f"/proc/{pid}") for pid in old_workers)
-
-        return wait_until(gone, self.p["drain_timeout"], 0.05)
 
 
 def last_health_output(info: dict[str, Any]) -> str:
@@ -459,7 +507,7 @@ class HostLock:
         self.handle: Any = None
 
     def __enter__(self) -> HostLock:
-        self.handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until __exit__)
+        self.handle = open(self.path, "a+", encoding="utf-8")  # held until __exit__
         ok = wait_until(self._try, self.timeout, 0.2)
         if not ok:
             raise SwapError(f"the host lock {self.path} stayed taken for {self.timeout:g} s")
@@ -476,17 +524,25 @@ class HostLock:
         self.handle.close()
 
 
-REQUIRED_FOR_SWAP = ("replica", "to_service", "to_address", "version", "routes", "compose_surge", "compose_final",
-                     "nginx_conf")
+REQUIRED_FOR_SWAP = (
+    "replica",
+    "to_service",
+    "to_address",
+    "version",
+    "routes",
+    "compose_surge",
+    "compose_final",
+    "dnat",
+)
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "action": {"type": "str", "choices": ["info", "swap"], "default": "info"},
+            "action": {"type": "str", "choices": ["info", "route", "swap"], "default": "info"},
             "project_dir": {"type": "path", "required": True},
             "project_name": {"type": "str", "required": True},
-            "nginx_service": {"type": "str", "default": "nginx"},
+            "net_service": {"type": "str", "default": "net"},
             "replica": {"type": "str"},
             "from_service": {"type": "str"},
             "to_service": {"type": "str"},
@@ -495,7 +551,7 @@ def main() -> None:
             "routes": {"type": "dict"},
             "compose_surge": {"type": "str"},
             "compose_final": {"type": "str"},
-            "nginx_conf": {"type": "str"},
+            "dnat": {"type": "list", "elements": "dict"},
             "health_port": {"type": "int", "default": 8000},
             "health_path": {"type": "str", "default": "/healthz"},
             "health_status": {"type": "int", "default": 200},
@@ -506,7 +562,7 @@ def main() -> None:
             "stop_timeout": {"type": "int", "default": 30},
             "lock_timeout": {"type": "float", "default": 120},
         },
-        required_if=[("action", "swap", REQUIRED_FOR_SWAP)],
+        required_if=[("action", "swap", REQUIRED_FOR_SWAP), ("action", "route", ("dnat",))],
         supports_check_mode=True,
     )
     host = Host(module)
@@ -514,7 +570,12 @@ def main() -> None:
         routes = read_routes(host.dir)
         if module.params["action"] == "info":
             summaries = [container_summary(c) for c in host.containers()] if os.path.isdir(host.dir) else []
-            module.exit_json(changed=False, routes=routes, containers=sorted(summaries, key=lambda c: c["name"]))
+            module.exit_json(
+                changed=False, routes=routes, containers=sorted(summaries, key=lambda c: c["name"])
+            )
+        if module.params["action"] == "route":
+            with HostLock(host.dir, module.params["lock_timeout"]):
+                module.exit_json(changed=host.route(module.params["dnat"]), routes=routes)
         if module.check_mode:
             module.exit_json(changed=True, routes=module.params["routes"], swap={})
         with HostLock(host.dir, module.params["lock_timeout"]):

@@ -89,7 +89,7 @@ class Case:
 
 # `{tmp}` in a value is the case's own directory (files for TLS cases live there).
 CASES = [
-    Case("replicas-zero", (group_vars("app", stack_replicas=0),), (APP1, "stack_replicas is 0", "1 to 120")),
+    Case("replicas-zero", (group_vars("app", stack_replicas=0),), (APP1, "stack_replicas is 0", "1 to 80")),
     Case(
         "replicas-not-a-number",
         (second_app_host, host_vars(APP2, stack_replicas="two")),

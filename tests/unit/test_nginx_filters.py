@@ -84,10 +84,11 @@ def test_layout_gives_each_slot_a_fixed_address():
     assert layout["nginx"] == "172.30.0.2"
     assert [(s["service"], s["address"], s["version"]) for s in layout["services"]] == [
         ("app_1_a", "172.30.0.11", "1"),
-        ("app_2_b", "172.30.0.132", "2"),
+        ("app_2_b", "172.30.0.92", "2"),
         ("app_3_a", "172.30.0.13", "1"),
     ]
-    assert layout["upstream"][1] == {"address": "172.30.0.132:8000", "comment": "app_2"}
+    assert layout["upstream"][1] == {"address": "172.30.0.172:8000", "comment": "app_2"}
+    assert layout["dnat"][1] == {"vip": "172.30.0.172", "address": "172.30.0.92"}
 
 
 def test_surge_layout_adds_the_successor_beside_its_predecessor_but_not_to_the_upstream():
@@ -98,7 +99,8 @@ def test_surge_layout_adds_the_successor_beside_its_predecessor_but_not_to_the_u
         ("app_1_b", "2"),
         ("app_2_a", "1"),
     ]
-    assert [u["address"] for u in layout["upstream"]] == ["172.30.0.11:9000", "172.30.0.12:9000"]
+    assert [u["address"] for u in layout["upstream"]] == ["172.30.0.171:9000", "172.30.0.172:9000"]
+    assert [d["address"] for d in layout["dnat"]] == ["172.30.0.11", "172.30.0.12"]
 
 
 def test_route_swap_moves_one_replica_to_its_other_slot():
@@ -194,7 +196,10 @@ def test_rollout_summary_per_host_and_totals():
 
     swaps = [{"replica": "app_1", "from": "app_1_a", "to": "app_1_b", "total": 3.2}]
     hosts = [
-        {"inventory_hostname": "h1", "__rollout_report": {"from": "1", "to": "2", "swaps": swaps, "seconds": 4}},
+        {
+            "inventory_hostname": "h1",
+            "__rollout_report": {"from": "1", "to": "2", "swaps": swaps, "seconds": 4},
+        },
         {"inventory_hostname": "h2"},
     ]
     lines = rollout_summary(hosts, started=100.0, now=110.0)

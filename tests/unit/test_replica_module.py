@@ -11,8 +11,10 @@ import pytest
 from plugins.modules.replica import (
     HostLock,
     SwapError,
-    child_pids,
+    connections_in,
     container_summary,
+    dnat_restore,
+    dnat_rule_lines,
     health_verdict,
     read_routes,
     routes_json,
@@ -44,7 +46,7 @@ def test_write_atomic_reports_a_change_only_when_the_content_differs(tmp_path):
     assert write_atomic(path, "a\n") is True
     assert write_atomic(path, "a\n") is False
     assert write_atomic(path, "b\n") is True
-    assert open(path).read() == "b\n"
+    assert (tmp_path / "f").read_text() == "b\n"
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
 
 
@@ -55,14 +57,6 @@ def test_routes_round_trip_in_the_format_site_yml_writes(tmp_path):
     # Ansible's to_nice_json(indent=2) plus a newline: the same bytes, so site.yml changes nothing.
     assert routes_json(routes) == json.dumps(routes, sort_keys=True, indent=2) + "\n"
     assert read_routes(str(tmp_path / "none")) == {}
-
-
-def test_child_pids_reads_parents_from_proc(tmp_path):
-    for pid, ppid, comm in [(10, 1, "nginx"), (11, 10, "nginx: worker (x) y"), (12, 10, "w"), (13, 2, "z")]:
-        (tmp_path / str(pid)).mkdir()
-        (tmp_path / str(pid) / "stat").write_text(f"{pid} ({comm}) S {ppid} 0 0\n")
-    (tmp_path / "self").mkdir()
-    assert child_pids(10, str(tmp_path)) == {11, 12}
 
 
 def test_container_summary_never_carries_the_environment():
@@ -89,3 +83,33 @@ def test_host_lock_is_exclusive(tmp_path):
             pass
     with HostLock(str(tmp_path), 0.3):
         pass
+
+
+def test_dnat_restore_replaces_the_chain_in_one_commit():
+    dnat = [{"vip": "172.30.0.171", "address": "172.30.0.91"}]
+    text = dnat_restore(dnat, 8000, add_jump=True)
+    assert text.splitlines() == [
+        "*nat",
+        ":PYWEB - [0:0]",
+        "-A OUTPUT -j PYWEB",
+        "-A PYWEB -d 172.30.0.171/32 -p tcp -m tcp --dport 8000 -j DNAT --to-destination 172.30.0.91:8000",
+        "COMMIT",
+    ]
+    assert "-A OUTPUT" not in dnat_restore(dnat, 8000, add_jump=False)
+    assert dnat_rule_lines(dnat, 8000) == text.splitlines()[3:4]
+
+
+TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000 10001 0 1
+   1: 5B001EAC:1F40 02001EAC:D2F0 01 00000000:00000000 00:00000000 00000000 10001 0 2
+   2: 0100007F:1F40 0100007F:A000 01 00000000:00000000 00:00000000 00000000 10001 0 3
+   3: 5B001EAC:1F40 02001EAC:D2F2 08 00000000:00000000 00:00000000 00000000 10001 0 4
+   4: 5B001EAC:D000 02001EAC:0050 01 00000000:00000000 00:00000000 00000000 10001 0 5
+"""
+
+
+def test_connections_in_counts_only_outside_connections_in_flight_to_the_port():
+    # listen socket, one from Nginx (counted), the container's own health check,
+    # one Nginx already closed (CLOSE_WAIT), and one outgoing: 1 in flight.
+    assert connections_in([TCP], 8000) == 1
+    assert connections_in([TCP], 9000) == 0
