@@ -5,7 +5,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Molecule runs, in order; NAME:uwsgi runs scenario NAME with the uWSGI replicas.
-SCENARIOS ?= default cluster upgrade upgrade:uwsgi
+SCENARIOS ?= default cluster upgrade single:uwsgi
 
 .PHONY: help bootstrap images demo demo-clean test lint unit molecule clean
 

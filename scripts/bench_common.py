@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import itertools
 import json
 import os
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -176,6 +178,30 @@ def run_playbook(
     result = run_command(argv, timeout=timeout, env=ansible_env(), log=log)
     say(f"{playbook} exited {result.returncode} after {result.seconds:.1f} s")
     return result
+
+
+def run_inventory_playbook(
+    playbook: str,
+    inventory: str,
+    *,
+    extra_vars: Mapping[str, object] | None = None,
+    timeout: float = 1800.0,
+    log: Path | None = None,
+) -> CommandResult:
+    """Like run_playbook, against ``inventory`` (a path relative to the repository)."""
+    argv = playbook_argv(playbook, extra_vars, inventory=inventory)
+    say(f"running {describe(argv[1:])}" + (f" (log: {log})" if log else ""))
+    result = run_command(argv, timeout=timeout, env=ansible_env(), log=log)
+    say(f"{playbook} exited {result.returncode} after {result.seconds:.1f} s")
+    return result
+
+
+def loadgen_module() -> ModuleType:
+    """tests/lib/loadgen.py as the module ``tests.lib.loadgen`` (the repository root goes on sys.path)."""
+    root = str(REPO_ROOT)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("tests.lib.loadgen")
 
 
 def docker_exec(
@@ -435,6 +461,26 @@ def swap_report(output: str, fallback_replicas: int) -> dict[str, object]:
     else:
         report["method"] = "unavailable: no profile_tasks timeline in the output"
     return report
+
+
+_CHANGED_RE = re.compile(r"^changed: \[(?P<host>[^\]]+)\]")
+
+
+def changed_tasks(output: str) -> dict[str, list[str]]:
+    """Tasks (and handlers) that reported a change, with the hosts that did, in
+    playbook order, from the default callback's ``changed: [host]`` lines."""
+    changed: dict[str, list[str]] = {}
+    current = ""
+    for line in output.splitlines():
+        if match := _TASK_RE.match(line):
+            current = match["name"]
+        elif _PLAY_RE.match(line) or _RECAP_RE.match(line):
+            current = ""
+        elif current and (match := _CHANGED_RE.match(line)):
+            hosts = changed.setdefault(current, [])
+            if match["host"] not in hosts:
+                hosts.append(match["host"])
+    return changed
 
 
 # --------------------------------------------------------------------------

@@ -111,7 +111,16 @@ def stack_layout(
     if surge and surge.get("replica") not in routes:
         raise ValueError(f"surge replica {surge.get('replica')} is not among {sorted(routes)}")
     upstream = [{"address": f"{_vip(network, r)}:{port}", "comment": r} for r in routes]
-    dnat = [{"vip": _vip(network, r), "address": _address(network, r, x["slot"])} for r, x in routes.items()]
+    dnat = [
+        {
+            "name": r,
+            "vip": _vip(network, r),
+            "address": _address(network, r, x["slot"]),
+            "port": int(port),
+            "service": slot_service(r, x["slot"]),
+        }
+        for r, x in routes.items()
+    ]
     return {
         "nginx": str(network.network_address + NGINX_OFFSET),
         "services": services,
@@ -173,6 +182,27 @@ def balancer_backends(
     return backends
 
 
+VIRTUAL_NETWORK = "198.18.0.0/24"  # RFC 2544 benchmarking range: never a real server's address
+
+
+def balancer_layout(
+    hosts: list[Any], default_port: int = 80, drained: list[str] | None = None
+) -> dict[str, Any]:
+    """The edge balancer's upstream names one virtual address per app host
+    (198.18.0.N, in inventory order); DNAT rules in its network namespace send
+    each to the host's Nginx (a drained host's to another host)."""
+    backends = balancer_backends(hosts, default_port, drained)
+    network = ipaddress.ip_network(VIRTUAL_NETWORK)
+    upstream, dnat = [], []
+    for index, backend in enumerate(backends, start=1):
+        address, port = backend["address"].rsplit(":", 1)
+        vip = str(network.network_address + index)
+        upstream.append({"address": f"{vip}:{port}", "comment": backend["comment"]})
+        target = {"name": backend["comment"], "vip": vip, "address": address, "port": int(port)}
+        dnat.append({**target, "drained": True} if backend["down"] else target)
+    return {"upstream": upstream, "dnat": dnat}
+
+
 def missing_backend_addresses(hosts: list[Any]) -> list[str]:
     """App hosts (of hostvars entries) that balancer_backends would fail on,
     because they have neither pyweb_backend_address nor gathered facts."""
@@ -212,5 +242,6 @@ class FilterModule:
             "missing_backend_addresses": missing_backend_addresses,
             "replica_names": replica_names,
             "balancer_backends": balancer_backends,
+            "balancer_layout": balancer_layout,
             "replicas_pending": replicas_pending,
         }

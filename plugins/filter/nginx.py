@@ -123,6 +123,36 @@ def nginx_proxy(
     return "\n".join(lines)
 
 
+UNSAFE_LOCATION = "@pyweb_unsafe"
+
+
+def nginx_proxy_locations(
+    upstream: str,
+    idempotent_read_timeout: str = "2s",
+    read_timeout: str = "30s",
+    prelude: list[str] | None = None,
+    **proxy: Any,
+) -> str:
+    """`location /` and its twin for the other methods: a GET, HEAD or
+    OPTIONS that gets no answer within idempotent_read_timeout is tried on
+    another server (bounded time per try); any other method (a POST) keeps
+    the full read_timeout and is never sent twice. `prelude` lines (e.g.
+    limit_req) go into both."""
+    first = prelude or []
+    safe = nginx_proxy(upstream, read_timeout=idempotent_read_timeout, **proxy)
+    unsafe = nginx_proxy(upstream, read_timeout=read_timeout, **proxy)
+    lines = ["location / {", *_indent(first)]
+    lines += [f"    error_page 418 = {UNSAFE_LOCATION};"]
+    lines += ["    if ($request_method !~ ^(GET|HEAD|OPTIONS)$) {", "        return 418;", "    }"]
+    lines += [*_indent(safe.splitlines()), "}", f"location {UNSAFE_LOCATION} {{", *_indent(first)]
+    lines += [*_indent(unsafe.splitlines()), "}"]
+    return "\n".join(lines)
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
+
+
 NGINX_COMMAND = ["nginx", "-e", "stderr", "-c", "/etc/pyweb-nginx/nginx.conf", "-g", "daemon off;"]
 NGINX_HEALTH = (
     "exec 3<>/dev/tcp/127.0.0.1/8080 && "
@@ -193,6 +223,7 @@ class FilterModule:
             "nginx_security_headers": nginx_security_headers,
             "nginx_common_http": nginx_common_http,
             "nginx_proxy": nginx_proxy,
+            "nginx_proxy_locations": nginx_proxy_locations,
             "nginx_service": nginx_service,
             "nginx_reload_argv": nginx_reload_argv,
         }

@@ -6,11 +6,13 @@ exercised by running the scripts against the lab (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import http.server
 import importlib
 import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -552,45 +554,476 @@ def test_parse_compose_ps_and_replicas_ready():
     assert not br.replicas_ready(healthy[:1], "pyweb/app:1.0.0", 2)
 
 
-def test_rollout_bounds_and_loadgen_argv(tmp_path):
-    spec = br.bounded_spec("http://127.0.0.1:8080/", 1000, 0.25, 5.0)
-    assert spec.clients == 64
+COMPOSE_YML = """name: pyweb
+x-replica: &replica
+  restart: unless-stopped
+services:
+  app_1_b:
+    <<: *replica
+    image: pyweb/app:2.0.0
+  app_2_a:
+    <<: *replica
+    image: pyweb/app:2.0.0
+  net:
+    image: pyweb/nginx:trixie
+  nginx:
+    image: pyweb/nginx:trixie
+networks:
+  backend:
+    internal: true
+"""
+
+
+def test_replicas_ready_counts_only_the_slots_compose_yml_lists():
+    services = br.compose_app_services(COMPOSE_YML)
+    assert services == ["app_1_b", "app_2_a"]
+    ps = (
+        "app_1_b\trunning\thealthy\tpyweb/app:1.0.0\n"
+        "app_2_a\trunning\thealthy\tpyweb/app:1.0.0\n"
+        "app_1_a\texited\t\tpyweb/app:2.0.0\n"  # a leftover container of another slot
+        "nginx\trunning\thealthy\tpyweb/nginx:trixie\n"
+    )
+    states = br.parse_compose_ps(ps)
+    assert not br.replicas_ready(states, "pyweb/app:1.0.0", 2)
+    assert br.replicas_ready(states, "pyweb/app:1.0.0", 2, services)
+    assert not br.replicas_ready(states[1:], "pyweb/app:1.0.0", 2, services)
+
+
+# -- deploy summary ----------------------------------------------------------
+
+# As the default callback prints it with callback_result_format = yaml (made
+# with ansible-core's own dumper): long items wrap onto a continuation line.
+SUMMARY_TASK = (
+    "TASK [pyweb.ha.rollout : Deploy summary] ***************************************\n"
+    + stamp("0:00:00.040", "0:00:52.120")
+    + "\nok: [pyweb-lab-app1] => \n"
+    "    changed: false\n"
+    "    msg:\n"
+    "    - 'pyweb-lab-app1: 1.0.0 -> 2.0.0, ok, 2 swap(s) in 8.7 s: app_1 app_1_a->app_1_b\n"
+    "        3.0s, app_2 app_2_a->app_2_b 3.2s'\n"
+    "    - 'pyweb-lab-app2: 1.0.0 -> 2.0.0, FAILED at app_2, undone, 1 swap(s) in 9.1 s: app_1\n"
+    "        app_1_b->app_1_a 3.6s'\n"
+    "    - 'pyweb-lab-app3: not rolled (not reached, or stopped before it)'\n"
+    "    - 'swaps: 3, median 3.2 s, max 3.6 s'\n"
+    "    - 'total: 52.1 s'\n"
+    "\n"
+)
+ROLLOUT_OUTPUT = (
+    "PLAY [Replace the replicas, rollout_batch hosts at a time] *********************\n\n"
+    + task("pyweb.ha.rollout : Plan the rollout of this host", "0:00:20.000")
+    + "\nTASK [pyweb.ha.rollout : Say that this host already runs the target version] ***\n"
+    + stamp("0:00:00.010", "0:00:21.000")
+    + "\nok: [pyweb-lab-app1] => \n    msg:\n    - 'not: -> the summary'\n\n"
+    + "PLAY [Deploy summary] **********************************************************\n\n"
+    + SUMMARY_TASK
+    + "PLAY RECAP *********************************************************************\n"
+    + "pyweb-lab-app1             : ok=34   changed=9    unreachable=0    failed=0    skipped=2\n"
+)
+
+
+def test_parse_deploy_summary_joins_wrapped_lines():
+    summary = br.parse_deploy_summary(ROLLOUT_OUTPUT)
+    assert summary is not None
+    first, second = summary.hosts
+    assert (first.host, first.from_version, first.to_version, first.outcome) == (
+        "pyweb-lab-app1",
+        "1.0.0",
+        "2.0.0",
+        "ok",
+    )
+    assert first.seconds == 8.7
+    assert first.swaps == (
+        br.Swap("app_1", "app_1_a", "app_1_b", 3.0),
+        br.Swap("app_2", "app_2_a", "app_2_b", 3.2),
+    )
+    assert second.outcome == "FAILED at app_2, undone"
+    assert second.swaps == (br.Swap("app_1", "app_1_b", "app_1_a", 3.6),)
+    assert summary.not_rolled == ("pyweb-lab-app3",)
+    assert (summary.swaps, summary.median_s, summary.max_s, summary.total_s) == (3, 3.2, 3.6, 52.1)
+    assert summary.swap_seconds() == [3.0, 3.2, 3.6]
+    assert (summary.swap_median(), summary.swap_max(), summary.swap_count()) == (3.2, 3.6, 3)
+    json.dumps(summary.to_dict())
+
+
+def test_parse_deploy_summary_computes_the_swap_figures_without_the_swaps_line():
+    output = ROLLOUT_OUTPUT.replace("    - 'swaps: 3, median 3.2 s, max 3.6 s'\n", "")
+    summary = br.parse_deploy_summary(output)
+    assert summary.swaps is None
+    assert summary.swap_median() == pytest.approx(3.2)
+    assert summary.swap_max() == 3.6
+    assert summary.swap_count() == 3
+
+
+def test_parse_deploy_summary_double_quoted_and_other_callbacks():
+    double = (
+        "TASK [pyweb.ha.rollout : Deploy summary] ***\n"
+        "ok: [h1] => \n"
+        "    msg:\n"
+        '    - "h1: 1.0.0 -> 2.0.0, ok, 1 swap(s) in 4.0 s: app_1 app_1_a->app_1_b\\\n'
+        '      \\ 3.9s"\n'
+        '    - "swaps: 1, median 3.9 s, max 3.9 s"\n'
+    )
+    summary = br.parse_deploy_summary(double)
+    assert summary.hosts[0].swaps == (br.Swap("app_1", "app_1_a", "app_1_b", 3.9),)
+    assert summary.total_s is None
+    as_json = (
+        'ok: [h1] => {\n    "msg": [\n'
+        '        "h1: 1.0.0 -> 2.0.0, ok, 0 swap(s) in 0.4 s: none needed",\n'
+        '        "total: 12.0 s"\n    ]\n}\n'
+    )
+    summary = br.parse_deploy_summary(as_json)
+    assert summary.hosts[0].swaps == ()
+    assert summary.total_s == 12.0
+    assert summary.swap_median() is None
+    assert br.parse_deploy_summary("PLAY RECAP ***\nnothing here\n") is None
+
+
+@pytest.mark.parametrize(
+    ("pieces", "text"),
+    [
+        (["'a: b", "c'"], "a: b c"),
+        (["'it''s'"], "it's"),
+        (['"a\\', '\\ b\\"c"'], 'a b"c'),
+        (['"a', 'b"'], "a b"),
+        (["plain", "text"], "plain text"),
+    ],
+)
+def test_yaml_scalar(pieces, text):
+    assert br.yaml_scalar(pieces) == text
+
+
+# -- replicas serving per second ----------------------------------------------
+
+
+def record(index, end, *, host="h1", replica="app_1", status=200, method="GET", version="1.0.0"):
+    return RequestRecord(
+        index, 0, method, "/", end - 0.01, 0.01, status, host=host, replica=replica, version=version
+    )
+
+
+SERVING_RECORDS = [
+    # second 0: all four replicas
+    record(0, 0.1, host="h1", replica="app_1"),
+    record(1, 0.2, host="h1", replica="app_2"),
+    record(2, 0.3, host="h2", replica="app_1"),
+    record(3, 0.4, host="h2", replica="app_2"),
+    # second 1: h1 only, plus a failure on h2 and a POST (no host in its answer)
+    record(4, 1.1, host="h1", replica="app_1"),
+    record(5, 1.2, host="h1", replica="app_2"),
+    record(6, 1.3, host="h1", replica="app_1"),
+    record(7, 1.4, host="h2", replica="app_1", status=502),
+    record(8, 1.5, host=None, replica="app_2", method="POST"),
+    # second 2: nobody; second 3: one replica
+    record(9, 3.5, host="h2", replica="app_2", version="2.0.0"),
+]
+
+
+def test_serving_per_second_counts_distinct_host_replica_pairs():
+    assert br.serving_per_second(SERVING_RECORDS) == [4, 2, 0, 1]
+    assert br.serving_per_second([]) == []
+
+
+def test_min_during_the_step_uses_whole_seconds():
+    serving = [4, 2, 0, 1, 4]
+    assert list(br.step_seconds(0.5, 3.2)) == [1, 2]
+    assert br.min_during(serving, 0.5, 3.2) == 0
+    assert br.min_during(serving, 2.5, 3.2) == 0  # no whole second: the seconds it touches
+    assert list(br.step_seconds(3.1, 3.2)) == [3]
+    assert br.min_during(serving, 3.1, 3.2) == 1
+    assert br.min_during(serving, 9.0, 12.0) is None
+
+
+def test_load_figures_from_records_and_the_real_summary():
+    summary = summarize(SERVING_RECORDS, 4.0).to_dict()
+    figures = br.load_figures(summary, SERVING_RECORDS, (0.5, 3.2))
+    assert figures.result.total == 10
+    assert figures.failed_by_method == {"GET": 1, "POST": 0}
+    assert figures.failed_by_mode == {"keepalive": 0, "new": 1}
+    assert (figures.replicas_min, figures.replicas_max) == (0, 4)
+    assert figures.serving == [4, 2, 0, 1]
+    assert [e["second"] for e in figures.timeline] == [0, 1, 2, 3]
+    json.dumps(figures.to_dict())
+
+
+# -- chart ----------------------------------------------------------------------
+
+TIMELINE = [
+    {"second": 0, "ok": 100, "failed": 0, "p99_ms": 12.0, "versions": {"1.0.0": 100}},
+    {"second": 1, "ok": 90, "failed": 0, "p99_ms": 15.0, "versions": {"1.0.0": 60, "2.0.0": 30}},
+    {"second": 2, "ok": 40, "failed": 30, "p99_ms": 900.0, "versions": {"2.0.0": 35}},
+    {"second": 3, "ok": 0, "failed": 0, "p99_ms": 0.0, "versions": {}},
+]
+
+
+def test_answer_stacks_by_version_other_and_failed():
+    panel = br.ChartPanel("x", TIMELINE, (0.5, 2.5))
+    assert br.chart_versions([panel]) == ["1.0.0", "2.0.0"]
+    assert br.answer_stacks(panel, ["1.0.0", "2.0.0"]) == {
+        "1.0.0": [100, 60, 0, 0],
+        "2.0.0": [0, 30, 35, 0],
+        "other": [0, 0, 5, 0],
+        "failed": [0, 0, 30, 0],
+    }
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_write_chart_draws_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    panels = [
+        br.ChartPanel("Rolling, 1.0.0 -> 2.0.0\n230 requests, 0 failed", TIMELINE[:2], (0.5, 1.5)),
+        br.ChartPanel("Naive, 2.0.0 -> 1.0.0\n300 requests, 30 failed", TIMELINE, (1.0, 2.5)),
+    ]
+    path = br.write_chart(tmp_path / "docs" / "chart.png", panels)
+    assert path == tmp_path / "docs" / "chart.png"
+    assert png_size(path) == (1400, 800)
+
+
+def test_write_chart_without_matplotlib(tmp_path, monkeypatch):
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)  # their import fails
+    assert br.write_chart(tmp_path / "chart.png", [br.ChartPanel("x", TIMELINE)]) is None
+    assert not (tmp_path / "chart.png").exists()
+
+
+# -- arguments --------------------------------------------------------------------
+
+
+def settings(*argv: str) -> object:
+    return br.settings_from(br.build_parser().parse_args(list(argv)))
+
+
+def test_rollout_defaults():
+    got = settings()
+    assert got.spec == br.LoadSpec("http://127.0.0.1:8080/", 16, 0.25, 5.0, 0.5)
+    assert (got.before, got.after, got.settle, got.step_timeout) == (5.0, 10.0, 10.0, 900.0)
+    assert got.chart == br.DEFAULT_CHART
+    assert got.batch_versions == ()
+    config = got.spec.config(60.0)
+    assert (config.clients, config.think, config.keepalive_ratio, config.post_ratio) == (16, 0.0, 0.5, 0.25)
+
+
+def test_rollout_argument_bounds():
+    got = settings(
+        *("--clients", "1000", "--post-ratio", "2", "--keepalive-ratio", "-1", "--timeout", "0"),
+        *("--before", "-5", "--after", "999", "--settle", "999", "--step-timeout", "1"),
+        "--no-chart",
+    )
+    assert got.spec == br.LoadSpec("http://127.0.0.1:8080/", 64, 1.0, 0.5, 0.0)
+    assert (got.before, got.after, got.settle) == (0.0, br.MAX_PAUSE, br.MAX_PAUSE)
+    assert got.step_timeout == 30.0
+    assert settings("--step-timeout", "99999").step_timeout == br.MAX_STEP
+    assert got.chart is None
     assert br.window_limit(5, 900, 10) == 975.0
-    assert br.window_limit(100, 5000, 100) == 1800.0
-    argv = br.loadgen_argv(spec, 975.0, tmp_path / "stop", tmp_path / "out.json")
-    assert argv[1].endswith("tests/lib/loadgen.py")
-    assert argv[argv.index("--stop-file") + 1] == str(tmp_path / "stop")
-    assert argv[argv.index("--duration") + 1] == "975"
-    assert "--allow-failures" in argv
+    assert br.window_limit(100, 5000, 100) == br.MAX_WINDOW
+    assert br.window_limit(br.MAX_PAUSE, br.MAX_STEP, br.MAX_PAUSE) <= br.MAX_WINDOW
+
+
+def test_rollout_load_stays_on_this_machine():
+    assert br.check_url("http://localhost:8080/") == "http://localhost:8080/"
+    for url in ("http://172.31.251.10/", "http://example.com:8080/", "ftp://127.0.0.1/"):
+        with pytest.raises(ValueError, match="this machine only"):
+            br.check_url(url)
+    with pytest.raises(SystemExit) as exited:
+        br.main(["--url", "http://10.0.0.1:8080/"])
+    assert exited.value.code == 2
+
+
+def test_rollout_batch_versions():
+    assert settings("--batch-lab").batch_versions == ("2.0.0", "3.0.0")
+    assert settings("--batch-lab", "--batch-versions", "4.0.0", "5.0.0").batch_versions == ("4.0.0", "5.0.0")
+    assert settings("--batch-versions", "4.0.0", "5.0.0").batch_versions == ()  # no --batch-lab
+    for versions in (["2.0.0", "2.0.0"], ["1.0.0", "2.0.0"]):
+        with pytest.raises(ValueError, match="two versions"):
+            settings("--batch-lab", "--batch-versions", *versions)
+
+
+# -- load window against a local server -----------------------------------------
+
+
+class IdentityHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = json.dumps({"host": "h1", "replica": "app_1", "version": "1.0.0"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_measured_runs_the_step_inside_the_load_window(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), IdentityHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        spec = br.bounded_spec(url, 2, 0.25, 2.0)
+        conf = br.Settings(spec, before=0.3, after=0.3, settle=0.0, step_timeout=30.0, log_dir=tmp_path)
+        phase = br.measured(br.Phase("rolling", "Rolling", "1.0.0", "2.0.0"), conf, lambda: {"done": True})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert phase.error == ""
+    assert phase.details == {"done": True}
+    start, end = phase.step_window
+    assert 0.2 < start <= end < 2.0
+    assert phase.load.result.total > 0
+    assert phase.load.result.failed == 0
+    assert phase.load.replicas_max == 1
+    assert json.loads((tmp_path / "rolling-loadgen.json").read_text())["summary"]["failed"] == 0
+
+
+def test_measured_records_a_failing_step(tmp_path):
+    spec = br.bounded_spec("http://127.0.0.1:9/", 1, 0.0, 0.5)  # nothing listens on port 9
+    conf = br.Settings(spec, before=0.0, after=0.0, settle=0.0, step_timeout=30.0, log_dir=tmp_path)
+
+    def step() -> dict[str, object]:
+        raise bc.CommandError("boom")
+
+    phase = br.measured(br.Phase("naive", "Naive", "2.0.0", "1.0.0"), conf, step)
+    assert phase.error == "boom"
+    assert phase.load is not None
+    assert phase.load.replicas_max == 0
+
+
+# -- restore, report --------------------------------------------------------------
+
+SITE_OUTPUT = (
+    "PLAY [App image and per-host stack on the app hosts] ***\n\n"
+    + task("pyweb.ha.stack : Write the compose file", "0:00:10.000")
+    + task("pyweb.ha.stack : Record the routes of the replicas", "0:00:11.000").replace("ok:", "changed:")
+    + "changed: [pyweb-lab-app2]\n"
+    + task("pyweb.ha.stack : Record the deployed release", "0:00:12.000").replace("ok:", "changed:")
+    + task("pyweb.ha.stack : Install the replica watchdog", "0:00:13.000").replace(
+        "ok: [pyweb-lab-app1]", "changed: [pyweb-lab-app1] => (item=/usr/local/sbin/pyweb-heal)"
+    )
+    + "changed: [pyweb-lab-app1] => (item=/etc/systemd/system/pyweb-heal.timer)\n"
+    + "\nPLAY RECAP ***\npyweb-lab-app1 : ok=3 changed=3 unreachable=0 failed=0 skipped=0\n"
+)
+
+
+def test_changed_tasks_and_unexpected_changes():
+    assert bc.changed_tasks(SITE_OUTPUT) == {
+        "pyweb.ha.stack : Record the routes of the replicas": ["pyweb-lab-app1", "pyweb-lab-app2"],
+        "pyweb.ha.stack : Record the deployed release": ["pyweb-lab-app1"],
+        "pyweb.ha.stack : Install the replica watchdog": ["pyweb-lab-app1"],
+    }
+    assert br.unexpected_changes(SITE_OUTPUT) == {
+        "pyweb.ha.stack : Install the replica watchdog": ["pyweb-lab-app1"]
+    }
+    assert br.unexpected_changes(UPGRADE_OUTPUT) == {}
+
+
+def test_loadgen_module_and_inventory_argv():
+    assert bc.loadgen_module() is sys.modules["tests.lib.loadgen"]
+    argv = bc.playbook_argv("playbooks/upgrade.yml", {"rollout_batch": 3}, inventory=br.BENCH6_INVENTORY)
+    assert argv[1:4] == ["-i", "inventories/bench6/hosts.yml", "playbooks/upgrade.yml"]
+    assert json.loads(argv[5]) == {"rollout_batch": 3}
+    assert (bc.REPO_ROOT / br.BENCH6_INVENTORY).is_file()
+
+
+def figures(total: int, failed_get: int = 0, failed_post: int = 0, serving: int = 4) -> object:
+    failed = failed_get + failed_post
+    return br.LoadFigures(
+        result=result(800.0, 5.0, 90.0, total=total, failed=failed),
+        failed_by_method={"GET": failed_get, "POST": failed_post},
+        failed_by_mode={"keepalive": failed // 2, "new": failed - failed // 2},
+        replicas_min=serving,
+        replicas_max=4,
+        serving=[4, serving, 4],
+        timeline=TIMELINE,
+    )
+
+
+def phases() -> list[object]:
+    rolling = br.Phase("rolling", "Rolling: upgrade.yml", "1.0.0", "2.0.0", step_s=120.0, load=figures(9000))
+    rolling.summary = br.parse_deploy_summary(ROLLOUT_OUTPUT)
+    naive = br.Phase("naive", "Naive", "2.0.0", "1.0.0", step_s=14.5, load=figures(6000, 30, 12, 0))
+    naive.details = {"hosts": [{"host": "pyweb-lab-app1", "compose_up_s": 2.0, "healthy_after_s": 14.0}]}
+    return [rolling, naive]
 
 
 def test_rollout_report_side_by_side():
-    rolling = br.Phase(
-        "rolling", "Rolling: upgrade.yml", "1.0.0", "2.0.0", step_s=120.0, load=result(800.0, 5, 90)
-    )
-    rolling.details = {"swap": bc.swap_report(UPGRADE_OUTPUT, 4)}
-    naive = br.Phase("naive", "Naive", "2.0.0", "1.0.0", step_s=14.5, load=result(600.0, 5, 900, failed=42))
-    settings = br.Settings(
-        spec=br.bounded_spec("http://127.0.0.1:8080/", 16, 0.25, 5.0),
-        before=5.0,
-        after=10.0,
-        settle=10.0,
-        step_timeout=900.0,
-        work_dir=Path("/tmp"),
-        log_dir=Path("/tmp"),
-    )
-    text = br.report([rolling, naive], settings.spec, settings)
+    conf = settings()
+    runs = [br.BatchRun(1, "1.0.0", "2.0.0", 0, 300.0, 250.0, 40.0, br.parse_deploy_summary(ROLLOUT_OUTPUT))]
+    text = br.report(phases(), conf, br.DEFAULT_CHART, runs)
     lines = text.splitlines()
-    assert "| Rolling: upgrade.yml |" in lines[2]
-    failures = next(line for line in lines if line.startswith("| Failures"))
-    assert "0 (0 + 0)" in failures
-    assert "42 (42 + 0)" in failures
-    assert any("mean 9.50 s" in line and "over 4 swaps" in line for line in lines)
-    assert any("12.50 s per replica" in line for line in lines)
-    json.dumps([rolling.to_dict(), naive.to_dict()])
+    assert lines[0].startswith("## Rolling upgrade vs naive cutover (16 clients at full speed, 50% ")
+    assert cells(lines[2]) == ["", "Rolling: upgrade.yml", "Naive"]
+
+    def row(label: str) -> list[str]:
+        return cells(next(line for line in lines if line.startswith(f"| {label}")))[1:]
+
+    assert row("Failed GETs") == ["0", "30"]
+    assert row("Failed POSTs") == ["0", "12"]
+    assert row("Failed on kept-alive / new") == ["0 / 0", "21 / 21"]
+    assert row("Replicas serving per second") == ["4 of 4", "0 of 4"]
+    assert row("Step duration") == ["120.0", "14.5"]
+    assert row("Replica swap, median / max") == ["3.2 / 3.6", "-"]
+    assert "![Rolling upgrade vs naive cutover: answers and p99 per second](rollout-vs-naive.png)" in lines
+    swaps = "2 swap(s) in 8.7 s (app_1 3.0 s, app_2 3.2 s)"
+    assert f"- rolling, pyweb-lab-app1: 1.0.0 -> 2.0.0, ok, {swaps}" in lines
+    assert "- rolling, pyweb-lab-app3: not rolled" in lines
+    assert "- naive, pyweb-lab-app1: `compose up -d` 2.0 s, every replica healthy after 14.0 s" in lines
+    batch = next(line for line in lines if line.startswith("| rollout_batch=1"))
+    assert cells(batch)[1:] == ["1.0.0 -> 2.0.0", "300.0", "40.0", "250.0", "3", "3.2 / 3.6", "ok"]
 
 
-def test_rollout_report_without_load():
+def test_rollout_report_without_load_and_document():
     phase = br.Phase("naive", "Naive", "2.0.0", "1.0.0", error="boom")
-    assert br.phase_column(phase)[1:] == ["-"] * 8
-    assert br.swap_lines({"method": "unavailable"}) == ["- Time per replica swap: unavailable."]
+    assert br.phase_column(phase)[1:] == ["-"] * (len(br.ROW_LABELS) - 3) + [None, "-"]
+    text = br.report([phase], settings(), None, [])
+    assert "- naive failed: boom" in text.splitlines()
+    assert "![" not in text
+    outcome = br.Outcome(phases=phases(), old="1.0.0", new="2.0.0")
+    outcome.restore.append({"playbook": "playbooks/site.yml", "returncode": 2, "log": "x.log"})
+    document = br.to_document(outcome, settings(), None)
+    assert document["error"] == "playbooks/site.yml failed, see x.log"
+    json.dumps(document)
+
+
+def test_chart_panels_and_link(tmp_path):
+    panels = br.phase_panels(phases())
+    assert [p.step for p in panels] == [None, None]
+    assert panels[0].title == "Rolling: upgrade.yml, 1.0.0 -> 2.0.0\n9,000 requests, 0 failed"
+    assert br.chart_link(bc.REPO_ROOT / "build" / "x.png").endswith("(../build/x.png)")
+    assert br.chart_link(tmp_path / "x.png").endswith(f"({tmp_path / 'x.png'})")
+
+
+def test_chart_from_an_earlier_document(tmp_path):
+    pytest.importorskip("matplotlib")
+    rolling, naive = phases()
+    rolling.step_window = (0.5, 1.5)
+    outcome = br.Outcome(phases=[rolling, naive], old="1.0.0", new="2.0.0")
+    source = tmp_path / "rollout.json"
+    bc.write_json(source, br.to_document(outcome, settings(), None))
+    panels = br.document_panels(json.loads(source.read_text()))
+    assert [p.title for p in panels] == [p.title for p in br.phase_panels([rolling, naive])]
+    assert panels[0].step == (0.5, 1.5)
+    chart = tmp_path / "chart.png"
+    assert br.main(["--chart-from", str(source), "--chart", str(chart)]) == 0
+    assert png_size(chart) == (1400, 800)
+    assert br.main(["--chart-from", str(tmp_path / "missing.json"), "--chart", str(chart)]) == 1
+    assert br.main(["--chart-from", str(source), "--no-chart"]) == 2
+
+
+def test_play_lines():
+    details = {"plays_s": {br.SHIP_PLAY: 12.5, br.ROLLOUT_PLAY: 40.0, "Deploy summary": 0.1}}
+    assert br.play_lines("rolling", details) == [
+        "- rolling: build + ship play 12.5 s, replace play 40.0 s (profile_tasks)"
+    ]
+    assert br.play_lines("rolling", {"plays_s": {}}) == []

@@ -88,7 +88,13 @@ def test_layout_gives_each_slot_a_fixed_address():
         ("app_3_a", "172.30.0.13", "1"),
     ]
     assert layout["upstream"][1] == {"address": "172.30.0.172:8000", "comment": "app_2"}
-    assert layout["dnat"][1] == {"vip": "172.30.0.172", "address": "172.30.0.92"}
+    assert layout["dnat"][1] == {
+        "name": "app_2",
+        "vip": "172.30.0.172",
+        "address": "172.30.0.92",
+        "port": 8000,
+        "service": "app_2_b",
+    }
 
 
 def test_surge_layout_adds_the_successor_beside_its_predecessor_but_not_to_the_upstream():
@@ -207,3 +213,54 @@ def test_rollout_summary_per_host_and_totals():
     assert lines[1].startswith("h2: not rolled")
     assert lines[2] == "swaps: 1, median 3.2 s, max 3.2 s"
     assert lines[3] == "total: 10.0 s"
+
+
+def test_balancer_layout_names_a_virtual_address_per_host_and_drains_by_moving_it():
+    from plugins.filter.layout import balancer_layout
+
+    hosts = [
+        {"inventory_hostname": "a", "pyweb_backend_address": "10.0.0.1"},
+        {"inventory_hostname": "b", "pyweb_backend_address": "10.0.0.2", "stack_http_port": 8081},
+    ]
+    layout = balancer_layout(hosts, 80, ["b"])
+    assert layout["upstream"] == [
+        {"address": "198.18.0.1:80", "comment": "a"},
+        {"address": "198.18.0.2:8081", "comment": "b"},
+    ]
+    assert layout["dnat"][1] == {
+        "name": "b",
+        "vip": "198.18.0.2",
+        "address": "10.0.0.2",
+        "port": 8081,
+        "drained": True,
+    }
+
+
+def test_effective_routes_move_failed_and_drained_targets_to_serving_ones():
+    from plugins.module_utils.netns import effective
+
+    targets = [
+        {"name": "a", "vip": "v1", "address": "10.0.0.1", "port": 80},
+        {"name": "b", "vip": "v2", "address": "10.0.0.2", "port": 81, "drained": True},
+        {"name": "c", "vip": "v3", "address": "10.0.0.3", "port": 80},
+    ]
+    rules = effective(targets, {"c": False})
+    assert [(r["address"], r["to_port"]) for r in rules] == [
+        ("10.0.0.1", 80),
+        ("10.0.0.1", 80),
+        ("10.0.0.1", 80),
+    ]
+    assert [(r["address"], r["to_port"]) for r in effective(targets)][1] == ("10.0.0.3", 80)
+    nobody = effective(targets, {"a": False, "c": False})
+    assert [r["address"] for r in nobody] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]  # kept: nothing serves
+
+
+def test_proxy_locations_bound_idempotent_tries_and_keep_posts_whole():
+    from plugins.filter.nginx import nginx_proxy_locations
+
+    text = nginx_proxy_locations(
+        "app", idempotent_read_timeout="2s", read_timeout="30s", prelude=["limit_req x;"]
+    )
+    first, second = text.split("location @pyweb_unsafe {")
+    assert "proxy_read_timeout 2s;" in first and "return 418;" in first and "limit_req x;" in first
+    assert "proxy_read_timeout 30s;" in second and "limit_req x;" in second

@@ -1,4 +1,4 @@
-"""Unit tests of the pure parts of the replica module (plugins/modules/replica.py);
+"""Unit tests of the pure parts of the replica module and of module_utils/netns.py;
 the swap itself runs against real containers in the Molecule scenarios."""
 
 from __future__ import annotations
@@ -8,18 +8,15 @@ import os
 
 import pytest
 
-from plugins.modules.replica import (
+from plugins.module_utils.netns import (
     HostLock,
-    SwapError,
+    NetnsError,
     connections_in,
-    container_summary,
     dnat_restore,
     dnat_rule_lines,
-    health_verdict,
-    read_routes,
-    routes_json,
     write_atomic,
 )
+from plugins.modules.replica import container_summary, health_verdict, read_routes, routes_json
 
 
 @pytest.mark.parametrize(
@@ -78,7 +75,7 @@ def test_container_summary_never_carries_the_environment():
 
 
 def test_host_lock_is_exclusive(tmp_path):
-    with HostLock(str(tmp_path), 1), pytest.raises(SwapError, match="stayed taken"):  # noqa: SIM117
+    with HostLock(str(tmp_path), 1), pytest.raises(NetnsError, match="stayed taken"):  # noqa: SIM117
         with HostLock(str(tmp_path), 0.3):
             pass
     with HostLock(str(tmp_path), 0.3):
@@ -86,8 +83,8 @@ def test_host_lock_is_exclusive(tmp_path):
 
 
 def test_dnat_restore_replaces_the_chain_in_one_commit():
-    dnat = [{"vip": "172.30.0.171", "address": "172.30.0.91"}]
-    text = dnat_restore(dnat, 8000, add_jump=True)
+    dnat = [{"name": "app_1", "vip": "172.30.0.171", "address": "172.30.0.91", "port": 8000}]
+    text = dnat_restore(dnat, add_jump=True)
     assert text.splitlines() == [
         "*nat",
         ":PYWEB - [0:0]",
@@ -95,8 +92,8 @@ def test_dnat_restore_replaces_the_chain_in_one_commit():
         "-A PYWEB -d 172.30.0.171/32 -p tcp -m tcp --dport 8000 -j DNAT --to-destination 172.30.0.91:8000",
         "COMMIT",
     ]
-    assert "-A OUTPUT" not in dnat_restore(dnat, 8000, add_jump=False)
-    assert dnat_rule_lines(dnat, 8000) == text.splitlines()[3:4]
+    assert "-A OUTPUT" not in dnat_restore(dnat, add_jump=False)
+    assert dnat_rule_lines(dnat) == text.splitlines()[3:4]
 
 
 TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -113,3 +110,10 @@ def test_connections_in_counts_only_outside_connections_in_flight_to_the_port():
     # one Nginx already closed (CLOSE_WAIT), and one outgoing: 1 in flight.
     assert connections_in([TCP], 8000) == 1
     assert connections_in([TCP], 9000) == 0
+
+
+def test_connections_in_to_a_remote_endpoint():
+    # from the balancer's namespace: connections to an app host's Nginx at 172.30.0.2:80
+    assert connections_in([TCP], 0, remote="172.30.0.2:80") == 1  # the outgoing one
+    table = TCP.replace("02001EAC:D2F0", "02001EAC:0050")
+    assert connections_in([table], 0, remote="172.30.0.2:80") == 2

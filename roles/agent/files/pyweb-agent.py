@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+# Copyright: (c) 2026, pyweb.ha maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""pyweb.ha health agent: active health checks for one proxy (the host Nginx of
+an app host, or the edge balancer), run by systemd as pyweb-agent@NAME.
+
+Every `interval` seconds it asks each target (dnat.json, written by the
+modules replica and route) for its health path, from the proxy's own network
+namespace (it re-executes itself inside it). A target that fails `fall` checks
+in a row is taken out: its virtual address is sent to a healthy target (one
+atomic DNAT rewrite, no Nginx reload, nothing in flight is cut); one that
+passes `rise` checks in a row is put back. A replica (a target with a
+`service`) that stays down `restart_after` seconds is restarted. The agent
+holds the project's host lock while it changes anything and skips a round
+while a swap or site.yml holds it. Its view is in agent-status.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyweb_netns import (  # installed beside this file
+    CHAIN,
+    TARGETS_FILE,
+    HostLock,
+    NetnsError,
+    dnat_restore,
+    dnat_rule_lines,
+    effective,
+    write_atomic,
+)
+
+IN_NETNS = "PYWEB_AGENT_NETNS"
+
+
+def log(message: str) -> None:
+    print(f"pyweb-agent: {message}", flush=True)
+
+
+@dataclass
+class Target:
+    """A target's health as the agent sees it."""
+
+    up: bool = True
+    oks: int = 0
+    fails: int = 0
+    since: float = field(default_factory=time.time)
+    last_restart: float = 0.0
+    why: str = ""
+
+    def record(self, ok: bool, why: str, fall: int, rise: int) -> bool:
+        """Count one check; True when the target changed state."""
+        self.oks, self.fails = (self.oks + 1, 0) if ok else (0, self.fails + 1)
+        self.why = why
+        if self.up and self.fails >= fall:
+            self.up, self.since = False, time.time()
+            return True
+        if not self.up and self.oks >= rise:
+            self.up, self.since = True, time.time()
+            return True
+        return False
+
+
+def probe(url: str, timeout: float, status: int) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            got = answer.status
+    except urllib.error.HTTPError as err:
+        got = err.code
+    except Exception as err:  # a frozen, refused or unreachable target
+        return False, type(err).__name__
+    return got == status, f"answered {got}"
+
+
+def run(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30, check=False)
+
+
+def holder_pid(cfg: dict[str, Any]) -> int:
+    ids = run(
+        [
+            "docker", "ps", "--quiet",
+            "--filter", f"label=com.docker.compose.project={cfg['project_name']}",
+            "--filter", f"label=com.docker.compose.service={cfg['net_service']}",
+        ]
+    ).stdout.split()  # fmt: skip
+    if not ids:
+        return 0
+    out = run(["docker", "inspect", "--format", "{{.State.Pid}}", ids[0]]).stdout.strip()
+    return int(out) if out.isdigit() else 0
+
+
+def enter_netns(cfg: dict[str, Any]) -> None:
+    """Re-execute inside the proxy's network namespace (waiting for it)."""
+    while not (pid := holder_pid(cfg)):
+        time.sleep(1)
+    os.environ[IN_NETNS] = str(os.stat(f"/proc/{pid}/ns/net").st_ino)
+    os.execvp("nsenter", ["nsenter", "--target", str(pid), "--net", sys.executable, *sys.argv])
+
+
+def netns_current(cfg: dict[str, Any]) -> bool:
+    pid = holder_pid(cfg)
+    return bool(pid) and str(os.stat(f"/proc/{pid}/ns/net").st_ino) == os.environ.get(IN_NETNS)
+
+
+class Agent:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.health: dict[str, Target] = {}
+        self.pool = ThreadPoolExecutor(max_workers=16)
+
+    def targets(self) -> list[dict[str, Any]]:
+        path = os.path.join(self.cfg["project_dir"], TARGETS_FILE)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return list(json.load(handle).get("targets") or [])
+        except (OSError, ValueError):
+            return []
+
+    def check(self, targets: list[dict[str, Any]]) -> bool:
+        """One round of checks; True when some target changed state."""
+        cfg = self.cfg
+        urls = [f"http://{t['address']}:{t['port']}{cfg['health_path']}" for t in targets]
+        results = list(self.pool.map(lambda u: probe(u, cfg["timeout"], cfg["health_status"]), urls))
+        changed = False
+        for target, (ok, why) in zip(targets, results, strict=True):
+            state = self.health.setdefault(target["name"], Target())
+            if state.record(ok, why, cfg["fall"], cfg["rise"]):
+                changed = True
+                log(f"{target['name']} ({target['address']}) is {'up' if state.up else 'DOWN'}: {why}")
+        return changed
+
+    def apply(self, targets: list[dict[str, Any]]) -> None:
+        """Make the chain send every VIP where `effective` says, under the host lock."""
+        rules = effective(targets, {name: state.up for name, state in self.health.items()})
+        current = run(["iptables", "-w", "2", "-t", "nat", "-S", CHAIN])
+        jump = run(["iptables", "-w", "2", "-t", "nat", "-C", "OUTPUT", "-j", CHAIN]).returncode == 0
+        if jump and current.returncode == 0 and current.stdout.splitlines()[1:] == dnat_rule_lines(rules):
+            return
+        restore = dnat_restore(rules, add_jump=not jump)
+        with HostLock(self.cfg["project_dir"], 0):
+            done = run(["iptables-restore", "-w", "2", "--noflush"], stdin=restore)
+        if done.returncode != 0:
+            log(f"iptables-restore failed: {done.stderr.strip()}")
+        else:
+            log("routes: " + ", ".join(f"{r['name']}->{r['address']}" for r in rules))
+
+    def restart(self, targets: list[dict[str, Any]]) -> None:
+        """Restart a replica that stayed down restart_after seconds."""
+        after, now = self.cfg["restart_after"], time.time()
+        for target in targets:
+            state = self.health.get(target["name"])
+            if not after or not target.get("service") or not state or state.up:
+                continue
+            if now - state.since < after or now - state.last_restart < after:
+                continue
+            with HostLock(self.cfg["project_dir"], 0):
+                ids = run(
+                    ["docker", "ps", "--all", "--quiet",
+                     "--filter", f"label=com.docker.compose.project={self.cfg['project_name']}",
+                     "--filter", f"label=com.docker.compose.service={target['service']}"]
+                ).stdout.split()  # fmt: skip
+                for container in ids:
+                    down = round(now - state.since)
+                    log(f"restarting {target['name']} ({target['service']}): down for {down} s")
+                    run(["docker", "unpause", container])
+                    run(["docker", "restart", "--time", "10", container])
+            state.last_restart = now
+
+    def status(self, targets: list[dict[str, Any]]) -> None:
+        document = {
+            t["name"]: {"up": self.health[t["name"]].up, "since": round(self.health[t["name"]].since, 3),
+                        "last": self.health[t["name"]].why}
+            for t in targets if t["name"] in self.health
+        }  # fmt: skip
+        write_atomic(os.path.join(self.cfg["project_dir"], "agent-status.json"), json.dumps(document) + "\n")
+
+    def loop(self) -> int:
+        rounds = 0
+        while True:
+            started = time.monotonic()
+            targets = self.targets()
+            if targets:
+                changed = self.check(targets)
+                try:
+                    self.apply(targets)
+                    self.restart(targets)
+                except NetnsError:
+                    pass  # a swap or site.yml holds the host lock: next round
+                if changed or rounds % 20 == 0:
+                    self.status(targets)
+            rounds += 1
+            if rounds % 8 == 0 and not netns_current(self.cfg):
+                log("the proxy's network namespace was recreated; restarting in the new one")
+                return 75
+            time.sleep(max(0.0, self.cfg["interval"] - (time.monotonic() - started)))
+
+
+def main() -> int:
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        cfg = json.load(handle)
+    if not os.environ.get(IN_NETNS):
+        enter_netns(cfg)
+    log(f"checking the targets of {cfg['project_name']} every {cfg['interval']} s")
+    return Agent(cfg).loop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
