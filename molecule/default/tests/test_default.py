@@ -33,14 +33,18 @@ def test_docker_is_active_and_enabled(host):
 
 def test_every_replica_is_healthy(host):
     names = lab.replica_containers(host)
-    assert names == [f"pyweb-app_{i}-1" for i in range(1, REPLICAS + 1)]
+    # One container per replica, in its serving slot (a, after a first deployment).
+    assert names == [f"pyweb-app_{i}_a-1" for i in range(1, REPLICAS + 1)]
     for name in names:
         assert lab.health(host, name) == "healthy", name
 
 
 def test_only_nginx_publishes_a_port(host):
+    # Through its network namespace, held by the `net` service it joins.
     nginx = lab.inspect(host, "pyweb-nginx-1")
-    assert "8080/tcp" in nginx["HostConfig"]["PortBindings"]
+    assert nginx["HostConfig"]["NetworkMode"].startswith("container:")
+    net = lab.inspect(host, "pyweb-net-1")
+    assert "8080/tcp" in net["HostConfig"]["PortBindings"]
     for name in lab.replica_containers(host):
         assert not lab.inspect(host, name)["HostConfig"]["PortBindings"], name
 
@@ -54,7 +58,7 @@ def test_requests_through_nginx_reach_several_replicas(host, url):
 
 
 def test_killed_replica_comes_back_and_nothing_fails(host, url):
-    victim = "pyweb-app_1-1"
+    victim = "pyweb-app_1_a-1"
     started_before = lab.inspect(host, victim)["State"]["StartedAt"]
     host.check_output(f"docker kill {victim}")
     answers = get_many(url, 20)
@@ -66,6 +70,6 @@ def test_killed_replica_comes_back_and_nothing_fails(host, url):
         ),
         timeout=float(os.environ.get("PYWEB_HEAL_TIMEOUT", "30")),
     )
-    # Nginx took app_1 out for fail_timeout (5 s) when it failed; it must be
-    # back in rotation shortly after that.
+    # The health agent took app_1 out when it failed; it is back in rotation
+    # once it passes its checks again.
     lab.wait_for(lambda: "app_1" in {a.body["replica"] for a in get_many(url, 10)}, timeout=15)

@@ -19,7 +19,7 @@ def url() -> str:
 
 
 def containers(host) -> list[str]:
-    return [*lab.replica_containers(host), "pyweb-nginx-1"]
+    return [*lab.replica_containers(host), "pyweb-nginx-1", "pyweb-net-1"]
 
 
 def test_replicas_run_unprivileged_and_read_only(host):
@@ -47,6 +47,16 @@ def test_nginx_is_minimal_too(host):
     assert hc["Memory"] > 0 and hc["PidsLimit"] > 0
 
 
+def test_network_holder_runs_nothing_but_sleep_unprivileged(host):
+    c = lab.inspect(host, "pyweb-net-1")
+    hc = c["HostConfig"]
+    assert c["Config"]["Cmd"] == ["sleep", "infinity"]
+    assert c["Config"]["User"] == "65534:65534"
+    assert hc["ReadonlyRootfs"] is True
+    assert hc["CapDrop"] == ["ALL"] and not hc["CapAdd"]
+    assert "no-new-privileges:true" in hc["SecurityOpt"]
+
+
 def test_no_container_mounts_the_docker_socket(host):
     for name in containers(host):
         mounts = lab.inspect(host, name)["Mounts"]
@@ -54,7 +64,7 @@ def test_no_container_mounts_the_docker_socket(host):
 
 
 def test_replicas_answer_from_a_non_root_process(host):
-    out = host.check_output("docker exec pyweb-app_1-1 id -u")
+    out = host.check_output("docker exec pyweb-app_1_a-1 id -u")
     assert out.strip() == "10001"
 
 

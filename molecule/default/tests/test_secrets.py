@@ -44,3 +44,27 @@ def test_vaulted_secret_reaches_the_app_and_not_the_log(host, tmp_path):
     env = host.file("/opt/pyweb/app.env")
     assert env.mode == 0o600 and env.user == "root"
     assert sentinel in env.content_string
+
+
+def test_no_playbook_prints_the_secret_at_any_verbosity(host, tmp_path):
+    """status, upgrade and rollback inspect the replicas (whose environment
+    holds the secret): at -v, -vvv and with --diff, the secret never shows."""
+    sentinel = "pyweb-sentinel-" + secrets.token_hex(12)
+    password, extra = vaulted_extra_vars(tmp_path, sentinel)
+    vault = ("--vault-password-file", password, "-e", f"@{extra}")
+    runs = [
+        ("site.yml", "-vvv", "--diff"),
+        ("status.yml", "-v"),
+        ("status.yml", "-vvv"),
+        ("upgrade.yml", "-v", "--diff", "-e", "app_version=2.0.0"),
+        ("rollback.yml", "-vvv", "--diff"),
+    ]
+    for playbook, *flags in runs:
+        result = lab.run_playbook(playbook, *flags, *vault)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, (playbook, output[-3000:])
+        assert sentinel not in output, (playbook, flags)
+    digest = "sha256:" + hashlib.sha256(sentinel.encode()).hexdigest()
+    url = f"http://{lab.container_ip(HOST)}:80/config"
+    assert lab.http(url).body["secrets"]["APP_SECRET_SENTINEL"] == digest
+    assert lab.http(url).body["version"] == "1.0.0"

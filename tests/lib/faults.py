@@ -1,0 +1,156 @@
+"""Bad-day faults of the lab, under load: a frozen replica, a frozen host, a
+host cut off its network (packets dropped, no reset), a killed host. Each is
+applied for a while and undone; the result says what clients saw, when the
+fault struck and when it was undone (seconds on the load's clock)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.lib import lab
+from tests.lib.loadgen import Config, LoadRunner, RequestRecord
+
+SLOW_S = 5.0  # no request may wait longer, except a POST in flight at the fault
+
+
+@dataclass
+class Fault:
+    name: str
+    apply: Callable[[], None]
+    undo: Callable[[], None]
+    victim_host: str
+    victim_replica: str | None = None
+
+
+def _inner_replica_id(host: str, replica: str) -> str:
+    out = lab.controller_docker(
+        "exec", host, "docker", "ps", "--quiet", "--filter", f"label=pyweb.replica={replica}"
+    )
+    return out.split()[0]
+
+
+def freeze_replica(host: str, replica: str = "app_1") -> Fault:
+    ids: list[str] = []
+
+    def apply() -> None:
+        ids.append(_inner_replica_id(host, replica))
+        lab.controller_docker("exec", host, "docker", "pause", ids[0])
+
+    def undo() -> None:
+        # The health agent may have restarted it already (unpaused): that is fine.
+        subprocess_quiet("exec", host, "docker", "unpause", ids[0])
+
+    return Fault(f"freeze replica {replica} of {host}", apply, undo, host, replica)
+
+
+def freeze_host(host: str) -> Fault:
+    return Fault(
+        f"freeze host {host}",
+        lambda: lab.controller_docker("pause", host),
+        lambda: lab.controller_docker("unpause", host),
+        host,
+    )
+
+
+def cut_host(host: str, network: str, address: str) -> Fault:
+    return Fault(
+        f"cut {host} off the network",
+        lambda: lab.controller_docker("network", "disconnect", network, host),
+        lambda: lab.controller_docker("network", "connect", "--ip", address, network, host),
+        host,
+    )
+
+
+def kill_host(host: str) -> Fault:
+    return Fault(
+        f"kill host {host}",
+        lambda: lab.controller_docker("kill", host),
+        lambda: lab.controller_docker("start", host),
+        host,
+    )
+
+
+def subprocess_quiet(*args: str) -> None:
+    with contextlib.suppress(subprocess.CalledProcessError):
+        lab.controller_docker(*args)
+
+
+@dataclass
+class FaultRun:
+    fault: str
+    summary: dict[str, Any]
+    records: list[RequestRecord]
+    struck: float
+    undone: float
+    back_after: float | None  # seconds from undo to the victim's first answer again
+
+    def in_flight_at_fault(self, record: RequestRecord) -> bool:
+        return record.start <= self.struck + 0.05 and record.end >= self.struck
+
+    def report(self) -> str:
+        methods = self.summary["by_method"]
+        slow_posts = [r for r in self.records if r.method == "POST" and r.latency > SLOW_S]
+        return (
+            f"{self.fault}: {self.summary['total']} requests, GET {methods['GET']}, POST {methods['POST']}, "
+            f"longest GET {self.longest('GET'):.2f} s, POSTs over {SLOW_S:g} s: {len(slow_posts)} "
+            f"(in flight at the fault: {sum(self.in_flight_at_fault(r) for r in slow_posts)}), "
+            f"longest time without an answer {self.summary['max_gap_s']} s, "
+            f"victim back {self.back_text()} after undo"
+        )
+
+    def back_text(self) -> str:
+        return "never" if self.back_after is None else f"{self.back_after:.1f} s"
+
+    def longest(self, method: str) -> float:
+        return max((r.latency for r in self.records if r.method == method), default=0.0)
+
+
+def run_fault(url: str, fault: Fault, hold: float = 20.0, after: float = 15.0, clients: int = 8) -> FaultRun:
+    """Load at full speed (half keep-alive, a quarter POSTs) through url;
+    strike after 5 s, undo after `hold`, watch `after` more seconds (longer
+    while the victim is not back, up to 90 s)."""
+    config = Config(
+        url=url, clients=clients, duration=300.0, post_ratio=0.25, timeout=60.0, keepalive_ratio=0.5
+    )
+    with LoadRunner(config) as runner:
+        time.sleep(5)
+        struck = runner.elapsed()
+        fault.apply()
+        time.sleep(hold)
+        undone = runner.elapsed()
+        fault.undo()
+        deadline = time.monotonic() + 90
+        time.sleep(after)
+        while _back_after(runner.records(), fault, undone) is None and time.monotonic() < deadline:
+            time.sleep(1)
+        summary = runner.stop().to_dict()
+        records = runner.records()
+    return FaultRun(fault.name, summary, records, struck, undone, _back_after(records, fault, undone))
+
+
+def _back_after(records: list[RequestRecord], fault: Fault, undone: float) -> float | None:
+    for record in sorted(records, key=lambda r: r.end):
+        victim = record.host == fault.victim_host and fault.victim_replica in (None, record.replica)
+        if record.ok and record.start >= undone and victim:
+            return record.end - undone
+    return None
+
+
+def assert_survived(run: FaultRun, back_within: float = 10.0) -> None:
+    """0 failed GETs; a failed POST only if in flight at the fault; no GET
+    over 5 s, a POST over 5 s only if in flight at the fault; never more than
+    3 s without an answer; the victim serves again within back_within s."""
+    methods = run.summary["by_method"]
+    assert methods["GET"]["failed"] == 0, run.summary["first_failures"]
+    failed_posts = [r for r in run.records if r.method == "POST" and not r.ok]
+    assert all(run.in_flight_at_fault(r) for r in failed_posts), [r.to_dict() for r in failed_posts]
+    assert run.longest("GET") <= SLOW_S, run.longest("GET")
+    slow_posts = [r for r in run.records if r.method == "POST" and r.latency > SLOW_S]
+    assert all(run.in_flight_at_fault(r) for r in slow_posts), [r.to_dict() for r in slow_posts]
+    assert run.summary["max_gap_s"] <= 3.0, run.summary["max_gap_s"]
+    assert run.back_after is not None and run.back_after <= back_within, run.back_after
