@@ -40,6 +40,13 @@ options:
     description: Seconds to wait for the host lock.
     type: float
     default: 120
+  drain_timeout:
+    description:
+      - Seconds to wait, after the rules changed, until no connection from the proxy's namespace to a
+        drained target (C(drained) true) is left - its requests in flight finished, its kept
+        connections closed. 0 does not wait.
+    type: float
+    default: 0
 notes:
   - Needs C(docker), C(nsenter) and C(iptables) on the host; runs as root.
 """
@@ -59,10 +66,31 @@ targets:
   returned: always
   type: list
   elements: dict
+drained:
+  description: Whether every drained target was left by all connections within I(drain_timeout).
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyweb.ha.plugins.module_utils.netns import HostLock, NetnsError, Project
+from ansible_collections.pyweb.ha.plugins.module_utils.netns import (
+    HostLock,
+    NetnsError,
+    Project,
+    connections_in,
+    wait_until,
+)
+
+
+def drained(project: Project, targets: list[dict], timeout: float) -> bool:
+    """True once no connection from the namespace to a drained target is left."""
+    ends = [f"{t['address']}:{t['port']}" for t in targets if t.get("drained")]
+
+    def left() -> bool:
+        tables = project.tcp_tables(project.ns_pid())
+        return all(connections_in(tables, 0, remote=end) == 0 for end in ends)
+
+    return not ends or wait_until(left, timeout, 0.1)
 
 
 def main() -> None:
@@ -73,20 +101,27 @@ def main() -> None:
             "net_service": {"type": "str", "default": "net"},
             "targets": {"type": "list", "elements": "dict", "required": True},
             "lock_timeout": {"type": "float", "default": 120},
+            "drain_timeout": {"type": "float", "default": 0},
         },
         supports_check_mode=True,
     )
     params = module.params
     project = Project(params["project_dir"], params["project_name"], params["net_service"])
     try:
+        done = True
         if module.check_mode:
             changed = project.route(params["targets"], check_mode=True)
         else:
             with HostLock(project.dir, params["lock_timeout"]):
                 changed = project.route(params["targets"])
+            done = (
+                module.check_mode
+                or not params["drain_timeout"]
+                or drained(project, params["targets"], params["drain_timeout"])
+            )
     except (NetnsError, OSError) as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=changed, targets=params["targets"])
+    module.exit_json(changed=changed, targets=params["targets"], drained=bool(done))
 
 
 if __name__ == "__main__":
