@@ -27,8 +27,8 @@ demo-clean: ## Remove the lab containers and volumes
 lint: bootstrap ## ansible-lint (production), yamllint, ruff
 	yamllint -s .
 	ansible-lint --profile production
-	ruff check plugins app tests scripts molecule
-	ruff format --check plugins app tests scripts molecule
+	ruff check plugins app tests scripts molecule roles/agent/files
+	ruff format --check plugins app tests scripts molecule roles/agent/files
 	python scripts/role_docs.py --check
 
 unit: bootstrap ## pytest unit tests (filters, modules, app, load generator)
