@@ -89,6 +89,17 @@ class Case:
 
 # `{tmp}` in a value is the case's own directory (files for TLS cases live there).
 CASES = [
+    Case(
+        "secret-with-a-newline",
+        (group_vars("app", stack_app_secrets={"APP_SECRET_TOKEN": "line one\nINJECTED=1"}),),
+        (APP1, "stack_app_secrets (values)", "APP_SECRET_TOKEN", "on one line"),
+    ),
+    Case(
+        "rollout-batch-bad",
+        extra=("-e", "app_version=2.0.0", "-e", "rollout_batch=0"),
+        playbook="upgrade.yml",
+        expect=(APP1, 'rollout_batch is "0"', "percentage"),
+    ),
     Case("replicas-zero", (group_vars("app", stack_replicas=0),), (APP1, "stack_replicas is 0", "1 to 80")),
     Case(
         "replicas-not-a-number",

@@ -5,6 +5,7 @@ Runs last: it re-runs site.yml with TLS on."""
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import ssl
 
@@ -74,15 +75,71 @@ def test_http_redirects_to_https(balancer_ip):
     assert resp.getheader("Strict-Transport-Security") is None
 
 
-def test_a_bad_certificate_fails_the_play_and_the_running_nginx_keeps_serving(balancer_ip, tmp_path):
+def self_signed(tmp_path, name: str, days: int, key=None) -> tuple[str, str]:
+    """A certificate (valid `days` from now; negative: already expired) and a key."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    own = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    start, end = now - datetime.timedelta(days=30), now + datetime.timedelta(days=days)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(own.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .sign(own, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        (key or own).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def balancer_tls_files() -> str:
+    host = lab.molecule_host(BALANCER)
+    return host.check_output(
+        "sha256sum /opt/pyweb-balancer/nginx/tls/cert.pem /opt/pyweb-balancer/nginx/tls/key.pem"
+    )
+
+
+def refused(tmp_path, cert: str, key: str, needle: str) -> None:
+    before = balancer_tls_files()
+    bad = json.dumps({"balancer_tls": True, "balancer_tls_cert": cert, "balancer_tls_key": key})
+    result = lab.run_playbook("site.yml", "-e", bad)
+    assert result.returncode != 0
+    assert needle in result.stdout, result.stdout[-3000:]
+    assert "Nothing was copied; the balancer keeps its certificate" in result.stdout
+    assert balancer_tls_files() == before
+    status, _, _ = https_get(lab.container_ip(BALANCER), ssl.TLSVersion.TLSv1_3)
+    assert status == 200
+
+
+def test_a_garbage_certificate_is_refused_before_anything_is_copied(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-    bad = f'{{"balancer_tls": true, "balancer_tls_cert": "{cert}", "balancer_tls_key": "{key}"}}'
-    result = lab.run_playbook("site.yml", "-e", bad)
-    assert result.returncode != 0
-    assert "Reload balancer nginx" in result.stdout
-    # The reload was refused: the balancer still serves HTTPS with the certificate it had.
-    status, headers, _ = https_get(balancer_ip, ssl.TLSVersion.TLSv1_3)
-    assert status == 200
-    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    refused(tmp_path, str(cert), str(key), "is not a PEM certificate and private key")
+
+
+def test_a_key_of_another_certificate_is_refused(tmp_path):
+    cert, _ = self_signed(tmp_path, "one", 30)
+    _, other_key = self_signed(tmp_path, "two", 30)
+    refused(tmp_path, cert, other_key, "is not the private key of balancer_tls_cert")
+
+
+def test_an_expired_certificate_is_refused(tmp_path):
+    cert, key = self_signed(tmp_path, "old", -1)
+    refused(tmp_path, cert, key, "expired on")
