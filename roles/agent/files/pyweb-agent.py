@@ -104,24 +104,37 @@ def enter_netns(cfg: dict[str, Any]) -> None:
     """Re-execute inside the proxy's network namespace (waiting for it)."""
     while not (pid := holder_pid(cfg)):
         time.sleep(1)
-    os.environ[IN_NETNS] = str(os.stat(f"/proc/{pid}/ns/net").st_ino)
+    os.environ[IN_NETNS] = f"{pid}:{os.stat(f'/proc/{pid}/ns/net').st_ino}"
     os.execvp("nsenter", ["nsenter", "--target", str(pid), "--net", sys.executable, *sys.argv])
 
 
-def netns_current(cfg: dict[str, Any]) -> bool:
-    pid = holder_pid(cfg)
-    return bool(pid) and str(os.stat(f"/proc/{pid}/ns/net").st_ino) == os.environ.get(IN_NETNS)
+def netns_current() -> bool:
+    """The holder we entered still runs in the same namespace (no Docker call:
+    cheap enough for every round)."""
+    pid, inode = os.environ.get(IN_NETNS, "0:0").split(":")
+    try:
+        return str(os.stat(f"/proc/{pid}/ns/net").st_ino) == inode
+    except OSError:
+        return False
 
 
 class Agent:
+    VERIFY_EVERY_S = 5.0
+
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.health: dict[str, Target] = {}
         self.pool = ThreadPoolExecutor(max_workers=16)
+        self.applied: list[str] = []
+        self.verified = 0.0
+        self.targets_mtime = 0.0
 
     def targets(self) -> list[dict[str, Any]]:
         path = os.path.join(self.cfg["project_dir"], TARGETS_FILE)
         try:
+            mtime = os.stat(path).st_mtime
+            if mtime != self.targets_mtime:  # a swap or site.yml rewrote the chain: read it back
+                self.targets_mtime, self.verified = mtime, 0.0
             with open(path, encoding="utf-8") as handle:
                 return list(json.load(handle).get("targets") or [])
         except (OSError, ValueError):
@@ -141,19 +154,23 @@ class Agent:
         return changed
 
     def apply(self, targets: list[dict[str, Any]]) -> None:
-        """Make the chain send every VIP where `effective` says, under the host lock."""
+        """Make the chain send every VIP where `effective` says, under the host
+        lock; the chain is read back at most every VERIFY_EVERY_S when nothing
+        changed (a swap's rewrite shows there, or in dnat.json)."""
         rules = effective(targets, {name: state.up for name, state in self.health.items()})
+        wanted = dnat_rule_lines(rules)
+        if wanted == self.applied and time.monotonic() - self.verified < self.VERIFY_EVERY_S:
+            return
         current = run(["iptables", "-w", "2", "-t", "nat", "-S", CHAIN])
         jump = run(["iptables", "-w", "2", "-t", "nat", "-C", "OUTPUT", "-j", CHAIN]).returncode == 0
-        if jump and current.returncode == 0 and current.stdout.splitlines()[1:] == dnat_rule_lines(rules):
-            return
-        restore = dnat_restore(rules, add_jump=not jump)
-        with HostLock(self.cfg["project_dir"], 0):
-            done = run(["iptables-restore", "-w", "2", "--noflush"], stdin=restore)
-        if done.returncode != 0:
-            log(f"iptables-restore failed: {done.stderr.strip()}")
-        else:
+        if not (jump and current.returncode == 0 and current.stdout.splitlines()[1:] == wanted):
+            with HostLock(self.cfg["project_dir"], 0):  # raises while a swap holds it: next round
+                done = run(["iptables-restore", "-w", "2", "--noflush"], stdin=dnat_restore(rules, not jump))
+            if done.returncode != 0:
+                log(f"iptables-restore failed: {done.stderr.strip()}")
+                return
             log("routes: " + ", ".join(f"{r['name']}->{r['address']}" for r in rules))
+        self.applied, self.verified = wanted, time.monotonic()
 
     def restart(self, targets: list[dict[str, Any]]) -> None:
         """Restart a replica that stayed down restart_after seconds."""
@@ -200,7 +217,7 @@ class Agent:
                 if changed or rounds % 20 == 0:
                     self.status(targets)
             rounds += 1
-            if rounds % 8 == 0 and not netns_current(self.cfg):
+            if not netns_current():
                 log("the proxy's network namespace was recreated; restarting in the new one")
                 return 75
             time.sleep(max(0.0, self.cfg["interval"] - (time.monotonic() - started)))
