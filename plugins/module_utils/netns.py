@@ -224,6 +224,8 @@ class Project:
             raise NetnsError(
                 f"iptables-restore in the namespace of {self.name} failed: {done.stderr.strip()[-600:]}"
             )
+        # Tell the health agent the chain was rewritten (it re-applies its own view).
+        os.utime(os.path.join(self.dir, TARGETS_FILE))
         return True
 
     def tcp_tables(self, pid: int) -> list[str]:
