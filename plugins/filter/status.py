@@ -42,6 +42,32 @@ def status_lines(state: dict[str, Any], release: dict[str, Any]) -> list[str]:
     return lines
 
 
+def fleet_status(hosts: list[dict[str, Any]]) -> list[str]:
+    """The fleet's release (the one most app hosts record), its history, and
+    every host or serving replica that differs from it. `hosts` are hostvars
+    entries holding __stack_release and __stack_replicas (stack entry point state)."""
+    records = {
+        h.get("inventory_hostname", "?"): (h.get("__stack_release") or {}).get("release") or {} for h in hosts
+    }
+    versions = [r.get("version") for r in records.values() if r.get("version")]
+    if not versions:
+        return ["fleet release: none recorded"]
+    fleet = max(sorted(set(versions)), key=versions.count)
+    history = next((r.get("history") for r in records.values() if r.get("version") == fleet), [])
+    lines = [f"fleet release: {fleet} (history: {', '.join(history or [])})"]
+    for host in hosts:
+        name = host.get("inventory_hostname", "?")
+        if records[name].get("version") != fleet:
+            lines.append(f"differs: {name} records {records[name].get('version') or 'nothing'}")
+        routes = (host.get("__stack_replicas") or {}).get("routes") or {}
+        lines += [
+            f"differs: {name} {replica} serves {route.get('version')}"
+            for replica, route in sorted(routes.items())
+            if route.get("version") != fleet
+        ]
+    return lines if len(lines) > 1 else [*lines, "every host and replica runs it"]
+
+
 def _swap_text(swap: dict[str, Any]) -> str:
     return f"{swap.get('replica')} {swap.get('from')}->{swap.get('to')} {float(swap.get('total', 0)):.1f}s"
 
@@ -78,4 +104,8 @@ class FilterModule:
     """pyweb.ha status filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"status_lines": status_lines, "rollout_summary": rollout_summary}
+        return {
+            "status_lines": status_lines,
+            "rollout_summary": rollout_summary,
+            "fleet_status": fleet_status,
+        }

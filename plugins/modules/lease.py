@@ -14,6 +14,8 @@ description:
     holder (controller user and host, playbook, target version, start, expiry, run id).
   - A run that finds a live lease of another run fails at once and names the holder. A lease whose
     holder died expires; the next run takes it over and says so. I(force) breaks a live lease.
+  - Taking or giving back a lease is the run's bookkeeping, not a change of the host's
+    configuration - it never reports C(changed), so an idempotent run stays C(changed=0).
 version_added: 0.2.0
 author: pyweb.ha maintainers (@pyweb-ha)
 options:
@@ -121,7 +123,8 @@ def main() -> None:
         mine = current.get("run_id") == p["run_id"]
         if mine and not module.check_mode:
             os.unlink(p["path"])
-        module.exit_json(changed=mine, lease=current, taken_over={})
+        # A lease is the run's bookkeeping, not the host's configuration: never a change.
+        module.exit_json(changed=False, lease=current, taken_over={})
     verdict, other = decide(current, p["run_id"], now, p["force"])
     if verdict == "refuse":
         module.fail_json(
@@ -139,8 +142,8 @@ def main() -> None:
         )
     if not module.check_mode:
         write_atomic(p["path"], json.dumps(lease, indent=2) + "\n", mode=0o644)
-    # Renewing one's own lease is bookkeeping, not a change of the host.
-    module.exit_json(changed=current.get("run_id") != p["run_id"], lease=lease, taken_over=other)
+    # A lease is the run's bookkeeping, not the host's configuration: never a change.
+    module.exit_json(changed=False, lease=lease, taken_over=other)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ options:
     description: How many past versions to keep.
     type: int
     default: 10
+  rollback:
+    description:
+      - The version is recorded by a rollback - it is marked C(rolled_back), so a second rollback
+        stays where it is instead of undoing the first, and the history is left as it was.
+    type: bool
+    default: false
 author: pyweb.ha maintainers
 """
 
@@ -58,7 +64,13 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-EMPTY: dict[str, Any] = {"version": None, "previous": None, "history": [], "updated": None}
+EMPTY: dict[str, Any] = {
+    "version": None,
+    "previous": None,
+    "history": [],
+    "updated": None,
+    "rolled_back": False,
+}
 
 
 def read_record(path: str) -> dict[str, Any]:
@@ -72,12 +84,24 @@ def read_record(path: str) -> dict[str, Any]:
     return {**EMPTY, **data}
 
 
-def next_record(current: dict[str, Any], version: str, history_size: int, now: str) -> dict[str, Any]:
-    """The record after deploying version; unchanged when it is deployed already."""
-    if current.get("version") == version:
+def next_record(
+    current: dict[str, Any], version: str, history_size: int, now: str, rollback: bool = False
+) -> dict[str, Any]:
+    """The record after deploying version (by an upgrade, or by a rollback);
+    unchanged when it is deployed already the same way."""
+    if current.get("version") == version and bool(current.get("rolled_back")) == rollback:
         return current
-    history = [*current.get("history", []), version][-history_size:]
-    return {"version": version, "previous": current.get("version"), "history": history, "updated": now}
+    history = list(current.get("history", []))
+    if not rollback and current.get("version") != version:
+        history = [*history, version][-history_size:]
+    previous = current.get("version") if current.get("version") != version else current.get("previous")
+    return {
+        "version": version,
+        "previous": previous,
+        "history": history,
+        "updated": now,
+        "rolled_back": rollback,
+    }
 
 
 def write_record(path: str, record: dict[str, Any]) -> None:
@@ -97,6 +121,7 @@ def main() -> None:
             "path": {"type": "path", "required": True},
             "version": {"type": "str"},
             "history_size": {"type": "int", "default": 10},
+            "rollback": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -109,7 +134,7 @@ def main() -> None:
     if not version:
         module.exit_json(changed=False, release=current)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    record = next_record(current, version, module.params["history_size"], now)
+    record = next_record(current, version, module.params["history_size"], now, module.params["rollback"])
     changed = record is not current
     if changed and not module.check_mode:
         write_record(path, record)

@@ -264,3 +264,27 @@ def test_proxy_locations_bound_idempotent_tries_and_keep_posts_whole():
     first, second = text.split("location @pyweb_unsafe {")
     assert "proxy_read_timeout 2s;" in first and "return 418;" in first and "limit_req x;" in first
     assert "proxy_read_timeout 30s;" in second and "limit_req x;" in second
+
+
+def test_fleet_status_names_what_differs():
+    from plugins.filter.status import fleet_status
+
+    def host(name, version, routes):
+        return {
+            "inventory_hostname": name,
+            "__stack_release": {"release": {"version": version, "history": ["1", version]}},
+            "__stack_replicas": {"routes": routes},
+        }
+
+    same = {"app_1": {"slot": "a", "version": "2"}}
+    hosts = [
+        host("h1", "2", same),
+        host("h2", "2", {"app_1": {"slot": "b", "version": "1"}}),
+        host("h3", "1", {}),
+    ]
+    assert fleet_status(hosts) == [
+        "fleet release: 2 (history: 1, 2)",
+        "differs: h2 app_1 serves 1",
+        "differs: h3 records 1",
+    ]
+    assert fleet_status(hosts[:1])[1] == "every host and replica runs it"

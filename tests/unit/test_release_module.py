@@ -16,7 +16,13 @@ def test_missing_record_reads_empty(tmp_path):
 def test_next_record_moves_version_to_previous():
     first = next_record(dict(EMPTY), "1.0.0", 10, "t1")
     second = next_record(first, "2.0.0", 10, "t2")
-    assert second == {"version": "2.0.0", "previous": "1.0.0", "history": ["1.0.0", "2.0.0"], "updated": "t2"}
+    assert second == {
+        "version": "2.0.0",
+        "previous": "1.0.0",
+        "history": ["1.0.0", "2.0.0"],
+        "updated": "t2",
+        "rolled_back": False,
+    }
 
 
 def test_same_version_is_no_change():
@@ -44,3 +50,29 @@ def test_corrupt_record_is_an_error(tmp_path):
     path.write_text(json.dumps(["not", "an", "object"]))
     with pytest.raises(ValueError, match="JSON object"):
         read_record(str(path))
+
+
+def test_a_rollback_is_marked_and_keeps_the_history():
+    record = dict(EMPTY)
+    for version in ("1", "A", "B"):
+        record = next_record(record, version, 10, "t")
+    back = next_record(record, "A", 10, "t", rollback=True)
+    assert back["version"] == "A" and back["rolled_back"] is True
+    assert back["history"] == ["1", "A", "B"] and back["previous"] == "B"
+    assert next_record(back, "A", 10, "t9", rollback=True) is back  # a second rollback changes nothing
+    again = next_record(back, "C", 10, "t")
+    assert again["history"] == ["1", "A", "B", "C"] and again["rolled_back"] is False
+
+
+def test_the_fleet_rollback_target_is_decided_once():
+    from plugins.filter.release import rollback_target
+
+    first = {"version": "B", "previous": "A", "history": ["1", "A", "B"], "rolled_back": False}
+    other = {"version": "B", "previous": "1", "history": ["1", "B"], "rolled_back": False}
+    assert rollback_target([first, other])[0] == "A"  # hosts with different histories end on one version
+    assert rollback_target([{**first, "version": "A", "rolled_back": True}, other])[0] == "A"
+    assert rollback_target([first, other], "1")[0] == "1"
+    assert rollback_target([first], "9")[0] == ""
+    assert "not in the release history" in rollback_target([first], "9")[1]
+    assert rollback_target([{"version": None}])[0] == ""
+    assert rollback_target([{"version": "1", "previous": None, "history": ["1"]}])[0] == ""

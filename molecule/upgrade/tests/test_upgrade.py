@@ -11,6 +11,10 @@ what is measured)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -139,12 +143,87 @@ def test_rollback_to_v1_under_load_fails_no_request(lb_url, app1_url):
     assert all(v == {"1.0.0"} for v in seen.values()), seen
 
 
+def test_a_second_rollback_changes_nothing():
+    result = lab.run_playbook("rollback.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "rolled back to 1.0.0 already" in result.stdout
+    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-2000:]
+
+
 def test_status_reports_every_replica():
     result = lab.run_playbook("status.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     assert result.stdout.count("release: 1.0.0 (previous: 2.0.0") == len(APP_HOSTS)
     assert result.stdout.count("pyweb/app:1.0.0, running, healthy") == len(APP_HOSTS) * REPLICAS
     assert result.stdout.count(", serving)") == len(APP_HOSTS) * REPLICAS
+
+
+class Background:
+    """upgrade.yml running in the background, its output in a file."""
+
+    def __init__(self, *args: str) -> None:
+        RESULTS.mkdir(exist_ok=True)
+        self.log = RESULTS / f"background-{time.monotonic_ns()}.log"
+        env = {
+            **os.environ,
+            "ANSIBLE_COLLECTIONS_PATH": str(lab.REPO / ".collections"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+        cmd = ["ansible-playbook", "-i", inventory, str(lab.REPO / "playbooks" / "upgrade.yml"), *args]
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=lab.REPO)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def reached(self, text: str, timeout: float = 180) -> None:
+        lab.wait_for(lambda: text in self.output(), timeout=timeout)
+
+
+def test_a_second_upgrade_while_one_runs_is_refused_and_names_the_holder(lb_url):
+    first = Background("-e", "app_version=2.1.0")
+    try:
+        first.reached("Take or give back the lease")
+        time.sleep(5)
+        second = lab.run_playbook("upgrade.yml", "-e", "app_version=2.2.0")
+    finally:
+        first.process.wait(timeout=900)
+    assert second.returncode != 0
+    assert "another run holds the deploy lease of this host" in second.stdout, second.stdout[-3000:]
+    assert "running upgrade.yml (target 2.1.0)" in second.stdout
+    assert first.process.returncode == 0, first.output()[-3000:]
+    seen = versions_served(lb_url)
+    assert all(v == {"2.1.0"} for v in seen.values()), seen
+
+
+def test_a_killed_run_leaves_a_lease_that_expires_and_the_rerun_converges(lb_url):
+    """Upgrade app1 alone (its history now differs from app2's), SIGKILLed
+    while it ships; its short lease expires; the re-run takes it over and
+    converges."""
+    killed = Background("--limit", APP_HOSTS[0], "-e", "app_version=2.2.0", "-e", "stack_lease_ttl=15")
+    killed.reached("Build and ship")
+    time.sleep(3)
+    killed.process.send_signal(signal.SIGKILL)
+    killed.process.wait(timeout=30)
+    time.sleep(16)
+    result = lab.run_playbook("upgrade.yml", "--limit", APP_HOSTS[0], "-e", "app_version=2.2.0")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "took over the deploy lease of a run that expired" in result.stdout + result.stderr
+    seen = versions_served(lb_url)
+    assert all(v == {"2.2.0"} for (host, _), v in seen.items() if host == APP_HOSTS[0]), seen
+    assert all(v == {"2.1.0"} for (host, _), v in seen.items() if host == APP_HOSTS[1]), seen
+
+
+def test_hosts_with_different_histories_roll_back_to_one_version(lb_url):
+    # app1: ... 2.1.0 -> 2.2.0; app2: ... 1.0.0 -> 2.1.0. Each host's own
+    # previous would split the fleet (2.1.0 and 1.0.0); the fleet goes to 2.1.0.
+    result = lab.run_playbook("rollback.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Rolling the fleet back to 2.1.0" in result.stdout
+    seen = versions_served(lb_url)
+    assert set(seen) == PAIRS
+    assert all(v == {"2.1.0"} for v in seen.values()), seen
 
 
 def test_site_after_rollouts_changes_nothing():

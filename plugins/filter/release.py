@@ -1,0 +1,37 @@
+"""Release decisions made once for the whole fleet (rollback.yml)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def rollback_target(records: list[dict[str, Any]], requested: str = "") -> tuple[str, str]:
+    """(target, why) of a fleet rollback, decided once for every host: the
+    requested version (it must be in a host's history), else the first
+    recorded host's: where it is when it was rolled back already (a second
+    rollback changes nothing), else its previous version. ('', why) when
+    there is nothing to roll back to."""
+    recorded = [r for r in records if r and r.get("version")]
+    if not recorded:
+        return "", "no release is recorded on any app host; deploy with playbooks/site.yml first"
+    if requested:
+        known = {v for r in recorded for v in r.get("history", [])}
+        if requested not in known:
+            return (
+                "",
+                f"{requested} is not in the release history of any app host ({', '.join(sorted(known))})",
+            )
+        return requested, f"requested with -e rollback_to={requested}"
+    first = recorded[0]
+    if first.get("rolled_back"):
+        return str(first["version"]), f"the fleet was rolled back to {first['version']} already"
+    if not first.get("previous"):
+        return "", "no previous release is recorded; there is nothing to roll back to"
+    return str(first["previous"]), f"the release before {first['version']}"
+
+
+class FilterModule:
+    """pyweb.ha release filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"rollback_target": rollback_target}
