@@ -191,7 +191,7 @@ def nginx_service(
         "ports": ports,
         "healthcheck": {
             "test": ["CMD", "bash", "-c", NGINX_HEALTH],
-            "interval": "2s",
+            "interval": "5s",
             "timeout": "2s",
             "retries": 3,
             "start_period": "10s",
