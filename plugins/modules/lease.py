@@ -24,9 +24,11 @@ options:
     type: path
     required: true
   state:
-    description: C(present) takes or renews the lease; C(absent) gives it back (only the holder's own).
+    description:
+      - C(present) takes or renews the lease; C(absent) gives it back (only the holder's own);
+        C(checked) only fails when another run holds a live lease (site.yml, which takes none).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, checked]
     default: present
   run_id:
     description: Identity of this playbook run (the same on every host).
@@ -108,7 +110,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "state": {"type": "str", "choices": ["present", "absent", "checked"], "default": "present"},
             "run_id": {"type": "str", "required": True},
             "holder": {"type": "dict", "default": {}},
             "ttl": {"type": "int", "default": 900},
@@ -133,6 +135,8 @@ def main() -> None:
             "or break it now with -e pyweb_lease_break=true.",
             lease=other,
         )
+    if p["state"] == "checked":
+        module.exit_json(changed=False, lease=current, taken_over={})
     started = current.get("started", now) if current.get("run_id") == p["run_id"] else now
     lease = {"run_id": p["run_id"], "holder": p["holder"], "started": started, "expires": now + p["ttl"]}
     if other:
