@@ -86,17 +86,19 @@ class FaultRun:
     fault: str
     summary: dict[str, Any]
     records: list[RequestRecord]
-    struck: float
+    struck: float  # when the fault command was issued
+    applied: float  # when it returned: the fault took effect in between
     undone: float
     back_after: float | None  # seconds from undo to the victim's first answer again
 
     def in_flight_at_fault(self, record: RequestRecord) -> bool:
-        return record.start <= self.struck + 0.05 and record.end >= self.struck
+        """Started before the fault command returned, ended after it was issued."""
+        return record.start <= self.applied + 0.05 and record.end >= self.struck
 
     def sent_before_detection(self, record: RequestRecord) -> bool:
         """Sent while the failed target could still be chosen: a POST is never
         retried, so one that reached a frozen target waits until it thaws."""
-        return record.start <= self.struck + DETECTION_S and record.end >= self.struck
+        return record.start <= self.applied + DETECTION_S and record.end >= self.struck
 
     def report(self) -> str:
         methods = self.summary["by_method"]
@@ -128,6 +130,7 @@ def run_fault(url: str, fault: Fault, hold: float = 20.0, after: float = 15.0, c
         time.sleep(5)
         struck = runner.elapsed()
         fault.apply()
+        applied = runner.elapsed()
         time.sleep(hold)
         undone = runner.elapsed()
         fault.undo()
@@ -137,7 +140,9 @@ def run_fault(url: str, fault: Fault, hold: float = 20.0, after: float = 15.0, c
             time.sleep(1)
         summary = runner.stop().to_dict()
         records = runner.records()
-    return FaultRun(fault.name, summary, records, struck, undone, _back_after(records, fault, undone))
+    return FaultRun(
+        fault.name, summary, records, struck, applied, undone, _back_after(records, fault, undone)
+    )
 
 
 def _back_after(records: list[RequestRecord], fault: Fault, undone: float) -> float | None:
