@@ -56,6 +56,24 @@ def nginx_upstream(
     return "\n".join(lines)
 
 
+UNSAFE_SUFFIX = "_unsafe"
+
+
+def nginx_upstreams(servers: list[dict[str, Any]], name: str, **options: Any) -> str:
+    """The upstream `name` (kept-alive connections, for GET, HEAD and
+    OPTIONS), and its twin `name_unsafe` without keepalive, for the other
+    methods: a POST always goes out on a new connection, so a server that
+    died or closed a kept connection fails its connect - which Nginx retries
+    elsewhere, since nothing was sent - instead of failing the POST, which
+    Nginx never sends twice."""
+    plain = {
+        k: v for k, v in options.items() if k not in ("keepalive", "keepalive_time", "keepalive_timeout")
+    }
+    return "\n".join(
+        [nginx_upstream(servers, name, **options), nginx_upstream(servers, name + UNSAFE_SUFFIX, **plain)]
+    )
+
+
 def nginx_security_headers(tls: bool = False) -> str:
     """OWASP headers and the request ID, sent on every answer, error pages
     included (`always`); HSTS only when TLS is on. Put them at one level only:
@@ -136,11 +154,12 @@ def nginx_proxy_locations(
     """`location /` and its twin for the other methods: a GET, HEAD or
     OPTIONS that gets no answer within idempotent_read_timeout is tried on
     another server (bounded time per try); any other method (a POST) keeps
-    the full read_timeout and is never sent twice. `prelude` lines (e.g.
+    the full read_timeout, is never sent twice, and goes to the upstream's
+    twin without keepalive (nginx_upstreams). `prelude` lines (e.g.
     limit_req) go into both."""
     first = prelude or []
     safe = nginx_proxy(upstream, read_timeout=idempotent_read_timeout, **proxy)
-    unsafe = nginx_proxy(upstream, read_timeout=read_timeout, **proxy)
+    unsafe = nginx_proxy(upstream + UNSAFE_SUFFIX, read_timeout=read_timeout, **{**proxy, "keepalive": False})
     lines = ["location / {", *_indent(first)]
     lines += [f"    error_page 418 = {UNSAFE_LOCATION};"]
     lines += ["    if ($request_method !~ ^(GET|HEAD|OPTIONS)$) {", "        return 418;", "    }"]
@@ -220,6 +239,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "nginx_upstream": nginx_upstream,
+            "nginx_upstreams": nginx_upstreams,
             "nginx_security_headers": nginx_security_headers,
             "nginx_common_http": nginx_common_http,
             "nginx_proxy": nginx_proxy,

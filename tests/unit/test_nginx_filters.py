@@ -288,3 +288,16 @@ def test_fleet_status_names_what_differs():
         "differs: h3 records 1",
     ]
     assert fleet_status(hosts[:1])[1] == "every host and replica runs it"
+
+
+def test_unsafe_methods_go_to_a_twin_upstream_without_keepalive():
+    from plugins.filter.nginx import nginx_proxy_locations, nginx_upstreams
+
+    blocks = nginx_upstreams([{"address": "10.0.0.1:80"}], "app", keepalive=8, keepalive_time="1s")
+    kept, unsafe = blocks.split("upstream app_unsafe {")
+    assert "keepalive 8;" in kept and "keepalive_time 1s;" in kept
+    assert "keepalive" not in unsafe and "server 10.0.0.1:80" in unsafe
+    locations = nginx_proxy_locations("app", keepalive=True)
+    safe, post = locations.split("location @pyweb_unsafe {")
+    assert "proxy_pass http://app;" in safe and 'proxy_set_header Connection "";' in safe
+    assert "proxy_pass http://app_unsafe;" in post and "Connection" not in post
