@@ -37,9 +37,12 @@ version_added: 0.2.0
 author: pyweb.ha maintainers (@pyweb-ha)
 options:
   action:
-    description: C(info) reads; C(swap) replaces one replica.
+    description:
+      - C(info) reads; C(swap) replaces one replica; C(up) runs C(docker compose up --wait) for the
+        whole project (removing orphans) under the host lock, so the watchdog, the health agent and a
+        swap never touch the project at the same time (C(site.yml) does this).
     type: str
-    choices: [info, swap]
+    choices: [info, swap, up]
     default: info
   project_dir:
     description: Directory of the compose project on the host.
@@ -116,6 +119,10 @@ options:
     description: Seconds Docker gives the predecessor to stop gracefully.
     type: int
     default: 30
+  wait_timeout:
+    description: Seconds C(action=up) waits for every container to be healthy.
+    type: int
+    default: 180
   lock_timeout:
     description: Seconds to wait for the host lock.
     type: float
@@ -231,6 +238,48 @@ def container_summary(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def project_fingerprint(project: Project) -> list[tuple[str, str, str]]:
+    """(name, id, state) of every container: what `up` may have changed."""
+    return sorted(
+        (str(c.get("Name", "")), str(c.get("Id", "")), str((c.get("State") or {}).get("Status", "")))
+        for c in project.containers()
+    )
+
+
+def compose_up(project: Project, wait_timeout: int) -> bool:
+    """`compose up --wait` of the whole project; True when a container changed."""
+    before = project_fingerprint(project)
+    project.compose(
+        "up", "--detach", "--remove-orphans", "--no-build", "--pull", "never",
+        "--wait", "--wait-timeout", str(wait_timeout),
+    )  # fmt: skip
+    return project_fingerprint(project) != before
+
+
+DRY_RUN_CHANGES = ("Creat", "Recreat", "Start", "Remov", "Stop")
+
+
+def would_change(project: Project) -> bool:
+    """Check mode: what `compose --dry-run up` says it would do."""
+    if not os.path.exists(project.compose_path):
+        return True
+    base = [
+        "docker",
+        "compose",
+        "--dry-run",
+        "--project-name",
+        project.name,
+        "--project-directory",
+        project.dir,
+    ]
+    up = ["up", "--detach", "--remove-orphans", "--no-build", "--pull", "never"]
+    result = project.run([*base, "-f", project.compose_path, *up], check=False)
+    lines = (result.stdout + result.stderr).splitlines()
+    return result.returncode != 0 or any(
+        word in line for line in lines for word in DRY_RUN_CHANGES if "Running" not in line
+    )
+
+
 def last_health_output(info: dict[str, Any]) -> str:
     log = ((info.get("State") or {}).get("Health") or {}).get("Log") or []
     return " ".join(str(log[-1].get("Output", "")).split())[:400] if log else "no health output"
@@ -340,7 +389,7 @@ REQUIRED_FOR_SWAP = (
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "action": {"type": "str", "choices": ["info", "swap"], "default": "info"},
+            "action": {"type": "str", "choices": ["info", "swap", "up"], "default": "info"},
             "project_dir": {"type": "path", "required": True},
             "project_name": {"type": "str", "required": True},
             "net_service": {"type": "str", "default": "net"},
@@ -362,6 +411,7 @@ def main() -> None:
             "drain_timeout": {"type": "float", "default": 30},
             "stop_timeout": {"type": "int", "default": 30},
             "lock_timeout": {"type": "float", "default": 120},
+            "wait_timeout": {"type": "int", "default": 180},
         },
         required_if=[("action", "swap", REQUIRED_FOR_SWAP)],
         supports_check_mode=True,
@@ -376,6 +426,12 @@ def main() -> None:
             )
             summaries.sort(key=lambda c: c["name"])
             module.exit_json(changed=False, routes=routes, containers=summaries)
+        if params["action"] == "up":
+            if module.check_mode:
+                module.exit_json(changed=would_change(project), routes=routes)
+            with HostLock(project.dir, params["lock_timeout"]):
+                changed = compose_up(project, params["wait_timeout"])
+            module.exit_json(changed=changed, routes=routes)
         if module.check_mode:
             module.exit_json(changed=True, routes=params["routes"], swap={})
         with HostLock(project.dir, params["lock_timeout"]):
