@@ -6,8 +6,8 @@ For each fault - a replica of app1 frozen 20 s, app1 frozen 20 s, app1 cut
 off its network 20 s, app1 killed and started again - under 8 clients at
 full speed through http://127.0.0.1:8080/ (half kept-alive, a quarter POSTs):
 failed GETs and POSTs, the longest GET, the longest time without an answer,
-the agent's detection time (fault -> target marked down, from
-agent-status.json) and how long after its recovery the victim served again.
+the agent's detection time (fault -> its "is DOWN" line in the
+journal) and how long after its recovery the victim served again.
 
     .venv/bin/python scripts/bench_faults.py [--hold 20] [--out build/bench/faults.json]
 
@@ -17,6 +17,7 @@ Markdown on stdout, progress on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -31,10 +32,7 @@ from tests.lib import faults  # noqa: E402
 URL = "http://127.0.0.1:8080/"
 APP1, APP2, LB = "pyweb-lab-app1", "pyweb-lab-app2", "pyweb-lab-lb"
 AGENTS = {APP1: "pyweb-agent@pyweb", APP2: "pyweb-agent@pyweb", LB: "pyweb-agent@pyweb-balancer"}
-STATUS = {
-    "replica": (APP1, "/opt/pyweb/agent-status.json", "app_1"),
-    "host": (LB, "/opt/pyweb-balancer/agent-status.json", APP1),
-}
+DETECTORS = {"replica": (APP1, AGENTS[APP1], "app_1"), "host": (LB, AGENTS[LB], APP1)}
 
 
 def say(message: str) -> None:
@@ -60,14 +58,24 @@ def fault_kinds() -> dict[str, tuple[str, object]]:
 
 
 def detection(kind: str, struck_epoch: float) -> float | None:
-    host, path, target = STATUS[kind]
+    """Seconds from the fault to the agent's first "is DOWN" line for the
+    victim (its journal, with epoch timestamps)."""
+    host, unit, target = DETECTORS[kind]
     try:
-        status = json.loads(docker("exec", host, "cat", path))
-    except (subprocess.CalledProcessError, ValueError):
+        out = docker(
+            "exec", host, "journalctl", "--unit", unit, "--since", f"@{int(struck_epoch) - 1}",
+            "--output", "short-unix", "--no-pager",
+        )  # fmt: skip
+    except subprocess.CalledProcessError:
         return None
-    entry = status.get(target) or {}
-    since = entry.get("since")
-    return round(since - struck_epoch, 2) if since and since >= struck_epoch else None
+    for line in out.splitlines():
+        stamp, _, text = line.partition(" ")
+        if f"{target} (" in text and "is DOWN" in text:
+            with contextlib.suppress(ValueError):
+                seconds = float(stamp) - struck_epoch
+                if seconds >= 0:
+                    return round(seconds, 2)
+    return None
 
 
 def wait_healthy() -> None:
