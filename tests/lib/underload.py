@@ -85,8 +85,10 @@ def answered_per_second(
     """For each whole second in [start, end), which hosts (or replicas) gave a 2xx answer."""
     seen: dict[int, set[str]] = defaultdict(set)
     for record in records:
-        if record.ok and start <= record.end < end:
-            seen[int(record.end)].add(str(getattr(record, key)))
+        value = getattr(record, key)
+        # A POST /echo answer names its replica but not its host: it counts for replicas only.
+        if record.ok and value is not None and start <= record.end < end:
+            seen[int(record.end)].add(str(value))
     return {second: seen.get(second, set()) for second in range(int(start) + 1, int(end))}
 
 
