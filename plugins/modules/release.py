@@ -89,8 +89,8 @@ def next_record(
 ) -> dict[str, Any]:
     """The record after deploying version (by an upgrade, or by a rollback);
     unchanged when it is deployed already the same way."""
-    if current.get("version") == version and bool(current.get("rolled_back")) == rollback:
-        return current
+    if current.get("version") == version and (not rollback or current.get("rolled_back")):
+        return current  # site.yml re-recording the running version keeps a rollback's mark
     history = list(current.get("history", []))
     if not rollback and current.get("version") != version:
         history = [*history, version][-history_size:]

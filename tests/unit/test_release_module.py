@@ -60,6 +60,7 @@ def test_a_rollback_is_marked_and_keeps_the_history():
     assert back["version"] == "A" and back["rolled_back"] is True
     assert back["history"] == ["1", "A", "B"] and back["previous"] == "B"
     assert next_record(back, "A", 10, "t9", rollback=True) is back  # a second rollback changes nothing
+    assert next_record(back, "A", 10, "t9") is back  # nor does site.yml recording the running version
     again = next_record(back, "C", 10, "t")
     assert again["history"] == ["1", "A", "B", "C"] and again["rolled_back"] is False
 
