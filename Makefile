@@ -5,7 +5,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Molecule runs, in order; NAME:uwsgi runs scenario NAME with the uWSGI replicas.
-SCENARIOS ?= default cluster upgrade single:uwsgi
+SCENARIOS ?= single:uwsgi cluster
 
 .PHONY: help bootstrap images demo demo-clean test lint unit molecule clean
 
@@ -34,7 +34,7 @@ lint: bootstrap ## ansible-lint (production), yamllint, ruff
 unit: bootstrap ## pytest unit tests (filters, modules, app, load generator)
 	pytest tests/unit
 
-molecule: images ## Every Molecule scenario (SCENARIOS="default cluster ...")
+molecule: images ## Every Molecule scenario (SCENARIOS="single cluster ...")
 	@for run in $(SCENARIOS); do \
 	  s=$${run%%:*}; wsgi=gunicorn; [ "$$run" = "$$s" ] || wsgi=$${run#*:}; \
 	  echo "==> molecule test -s $$s (WSGI server: $$wsgi)"; \

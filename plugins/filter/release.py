@@ -30,8 +30,20 @@ def rollback_target(records: list[dict[str, Any]], requested: str = "") -> tuple
     return str(first["previous"]), f"the release before {first['version']}"
 
 
+def prunable_images(
+    images: list[dict[str, Any]], containers: list[dict[str, Any]], name: str, keep: list[str]
+) -> list[str]:
+    """Tags of repository name on a host (community.docker.docker_host_info
+    images and containers) that are neither a kept version nor the image of a
+    container, running or not: what pruning may remove."""
+    kept = {f"{name}:{version}" for version in keep}
+    in_use = {str(c.get("Image", "")) for c in containers}
+    tags = {tag for image in images for tag in image.get("RepoTags") or [] if tag.startswith(f"{name}:")}
+    return sorted(tags - kept - in_use)
+
+
 class FilterModule:
     """pyweb.ha release filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"rollback_target": rollback_target}
+        return {"rollback_target": rollback_target, "prunable_images": prunable_images}

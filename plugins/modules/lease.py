@@ -26,7 +26,7 @@ options:
   state:
     description:
       - C(present) takes or renews the lease; C(absent) gives it back (only the holder's own);
-        C(checked) only fails when another run holds a live lease (site.yml, which takes none).
+        C(checked) only fails when another run holds a live lease (a run that changes nothing).
     type: str
     choices: [present, absent, checked]
     default: present

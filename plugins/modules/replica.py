@@ -14,7 +14,12 @@ description:
     which serves, as recorded in the routes file C(replicas.json).
   - C(action=info) reports the routes and every container of the project (state,
     health, image, version), without their environment, so nothing secret is
-    returned.
+    returned, and which running replicas are stale - created from another
+    configuration than the compose file and environment file now on disk
+    (Compose's own config hash: environment, secrets, limits, WSGI server).
+    The stack role rolls those one at a time with C(action=swap) to their own
+    version before it brings the project up, so a configuration change never
+    recreates every replica at once.
   - C(action=swap) replaces one replica in one call, holding the host lock that
     the replica watchdog also takes (so the two never race) -
     writes the surge compose file (successor beside its predecessor), starts the
@@ -150,6 +155,14 @@ containers:
   returned: when action is info
   type: list
   elements: dict
+stale:
+  description:
+    - Running replicas whose configuration on disk differs from the one their container was
+      created from (C(action=info)), each with its serving service and version.
+  returned: when action is info
+  type: list
+  elements: dict
+  sample: [{replica: app_1, service: app_1_a, version: 1.0.0}]
 swap:
   description: What a swap did and how long each step took (seconds from its start).
   returned: when action is swap
@@ -236,6 +249,45 @@ def container_summary(info: dict[str, Any]) -> dict[str, Any]:
         "started": state.get("StartedAt", ""),
         "addresses": sorted(n.get("IPAddress", "") for n in networks.values() if n.get("IPAddress")),
     }
+
+
+def stale_replicas(project: Project, containers: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Running replicas whose container Compose would recreate from the files on
+    disk (its own verdict, from `compose --dry-run up`: environment, secrets,
+    limits, command, image)."""
+    running = {}
+    for info in containers:
+        summary = container_summary(info)
+        if summary["replica"] and summary["status"] == "running":
+            running[summary["name"]] = summary
+    if not running or not os.path.exists(project.compose_path):
+        return []
+    services = sorted({s["service"] for s in running.values()} & declared_services(project))
+    if not services:
+        return []
+    up = ("--dry-run", "up", "--detach", "--no-build", "--pull", "never", "--no-deps")
+    result = project.compose(*up, *services, check=False)
+    recreated = recreated_containers(result.stdout + result.stderr)
+    stale = [
+        {"replica": s["replica"], "service": s["service"], "version": s["version"]}
+        for name, s in running.items()
+        if name in recreated
+    ]
+    return sorted(stale, key=lambda s: s["replica"])
+
+
+def declared_services(project: Project) -> set[str]:
+    return set(project.compose("config", "--services").stdout.split())
+
+
+def recreated_containers(dry_run_output: str) -> set[str]:
+    """Names of the containers that `compose --dry-run up` would recreate."""
+    found = set()
+    for line in dry_run_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[-1] == "Recreate" and fields[-3:-2] == ["Container"]:
+            found.add(fields[-2])
+    return found
 
 
 def project_fingerprint(project: Project) -> list[tuple[str, str, str]]:
@@ -421,11 +473,10 @@ def main() -> None:
     try:
         routes = read_routes(project.dir)
         if params["action"] == "info":
-            summaries = (
-                [container_summary(c) for c in project.containers()] if os.path.isdir(project.dir) else []
-            )
-            summaries.sort(key=lambda c: c["name"])
-            module.exit_json(changed=False, routes=routes, containers=summaries)
+            containers = project.containers() if os.path.isdir(project.dir) else []
+            summaries = sorted((container_summary(c) for c in containers), key=lambda c: c["name"])
+            stale = stale_replicas(project, containers)
+            module.exit_json(changed=False, routes=routes, containers=summaries, stale=stale)
         if params["action"] == "up":
             if module.check_mode:
                 module.exit_json(changed=would_change(project), routes=routes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,24 @@ def load(url: str, clients: int = 16) -> Config:
 
 
 def run_under_load(loads: dict[str, Config], playbook: str, *args: str, results: Path | None = None) -> Run:
+    run = run_steps_under_load(loads, lambda: lab.run_playbook(playbook, *args))
+    if results:
+        results.mkdir(exist_ok=True)
+        stem = playbook.removesuffix(".yml") + "-" + "-".join(a.split("=")[-1] for a in args if "=" in a)
+        (results / f"{stem}.json").write_text(json.dumps(run.summaries, indent=2, default=str))
+        (results / f"{stem}.log").write_text(run.log())
+    for name, summary in run.summaries.items():
+        print(
+            f"{playbook} {' '.join(args)} [{name}]: {summary['total']} requests, {summary['by_method']}, "
+            f"p99 {summary['latency_ms']['p99']} ms, max {summary['latency_ms']['max']} ms, "
+            f"max gap {summary['max_gap_s']} s; playbook {run.seconds:.1f} s"
+        )
+    return run
+
+
+def run_steps_under_load(loads: dict[str, Config], steps: Callable[[], Any]) -> Run:
+    """Start the loads, let them settle, run steps (one playbook or a sequence
+    of them; what it returns is the Run's result), settle, stop the loads."""
     runners = {name: LoadRunner(config) for name, config in loads.items()}
     for runner in runners.values():
         runner.start()
@@ -45,24 +64,12 @@ def run_under_load(loads: dict[str, Config], playbook: str, *args: str, results:
     try:
         time.sleep(SETTLE_S)
         started = time.monotonic() - origin
-        result = lab.run_playbook(playbook, *args)
+        result = steps()
         seconds = time.monotonic() - origin - started
         time.sleep(SETTLE_S)
     finally:
         summaries = {name: runner.stop().to_dict() for name, runner in runners.items()}
-    run = Run(result, started, seconds, summaries, {n: r.records() for n, r in runners.items()})
-    if results:
-        results.mkdir(exist_ok=True)
-        stem = playbook.removesuffix(".yml") + "-" + "-".join(a.split("=")[-1] for a in args if "=" in a)
-        (results / f"{stem}.json").write_text(json.dumps(summaries, indent=2, default=str))
-        (results / f"{stem}.log").write_text(run.log())
-    for name, summary in summaries.items():
-        print(
-            f"{playbook} {' '.join(args)} [{name}]: {summary['total']} requests, {summary['by_method']}, "
-            f"p99 {summary['latency_ms']['p99']} ms, max {summary['latency_ms']['max']} ms, "
-            f"max gap {summary['max_gap_s']} s; playbook {seconds:.1f} s"
-        )
-    return run
+    return Run(result, started, seconds, summaries, {n: r.records() for n, r in runners.items()})
 
 
 def assert_no_failed_request(run: Run) -> None:

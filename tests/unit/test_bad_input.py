@@ -102,6 +102,11 @@ CASES = [
     ),
     Case("replicas-zero", (group_vars("app", stack_replicas=0),), (APP1, "stack_replicas is 0", "1 to 80")),
     Case(
+        "release-history-too-short",
+        (group_vars("app", stack_release_history=1),),
+        (APP1, "stack_release_history is 1", "at least 2", "stack_release_history to e.g. 5"),
+    ),
+    Case(
         "replicas-not-a-number",
         (second_app_host, host_vars(APP2, stack_replicas="two")),
         (APP2, "stack_replicas", "two", "int"),

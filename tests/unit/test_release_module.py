@@ -77,3 +77,24 @@ def test_the_fleet_rollback_target_is_decided_once():
     assert "not in the release history" in rollback_target([first], "9")[1]
     assert rollback_target([{"version": None}])[0] == ""
     assert rollback_target([{"version": "1", "previous": None, "history": ["1"]}])[0] == ""
+
+
+def test_images_outside_the_history_and_unused_are_prunable():
+    from plugins.filter.release import prunable_images
+
+    images = [
+        {"RepoTags": ["pyweb/app:1.0.0"]},
+        {"RepoTags": ["pyweb/app:2.0.0", "pyweb/app:latest"]},
+        {"RepoTags": ["pyweb/app:3.0.0"]},  # a broken release, never recorded
+        {"RepoTags": ["pyweb/app:4.0.0"]},  # in use by a stopped container
+        {"RepoTags": ["pyweb/nginx:trixie", "pyweb/application:1.0.0"]},
+        {"RepoTags": None},  # dangling
+    ]
+    containers = [{"Image": "pyweb/app:4.0.0"}, {"Image": "pyweb/nginx:trixie"}]
+    keep = ["2.0.0", "5.0.0"]
+    assert prunable_images(images, containers, "pyweb/app", keep) == [
+        "pyweb/app:1.0.0",
+        "pyweb/app:3.0.0",
+        "pyweb/app:latest",
+    ]
+    assert prunable_images(images, containers, "pyweb/app", ["1.0.0", "2.0.0", "3.0.0", "latest"]) == []

@@ -16,7 +16,13 @@ from plugins.module_utils.netns import (
     dnat_rule_lines,
     write_atomic,
 )
-from plugins.modules.replica import container_summary, health_verdict, read_routes, routes_json
+from plugins.modules.replica import (
+    container_summary,
+    health_verdict,
+    read_routes,
+    recreated_containers,
+    routes_json,
+)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +123,15 @@ def test_connections_in_to_a_remote_endpoint():
     assert connections_in([TCP], 0, remote="172.30.0.2:80") == 1  # the outgoing one
     table = TCP.replace("02001EAC:D2F0", "02001EAC:0050")
     assert connections_in([table], 0, remote="172.30.0.2:80") == 2
+
+
+def test_recreated_containers_reads_what_compose_dry_run_would_recreate():
+    # Output of `docker compose --dry-run up` (Compose 2.26) after app.env changed.
+    output = """ DRY-RUN MODE -  Container pyweb-app_1_b-1  Recreate
+ DRY-RUN MODE -  Container pyweb-net-1  Running
+ DRY-RUN MODE -  Container pyweb-app_2_a-1  Recreate
+ DRY-RUN MODE -  Container pyweb-app_1_b-1  Recreated
+ DRY-RUN MODE -  Container 7eae59b9cf96_pyweb-app_1_b-1  Starting
+"""
+    assert recreated_containers(output) == {"pyweb-app_1_b-1", "pyweb-app_2_a-1"}
+    assert recreated_containers(" DRY-RUN MODE -  Container pyweb-net-1  Running\n") == set()

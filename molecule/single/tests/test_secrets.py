@@ -1,16 +1,20 @@
 """A vaulted app secret reaches the replicas and never appears in the output
-of a verbose play."""
+of a verbose play; a changed secret is rolled one replica at a time under
+load, without a failed request."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import subprocess
+from pathlib import Path
 
 from tests.lib import lab
+from tests.lib.underload import assert_no_failed_request, load, run_under_load
 
 testinfra_hosts = ["ansible://app"]
-HOST = "pyweb-default-app1"
+HOST = "pyweb-single-app1"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def vaulted_extra_vars(tmp_path, sentinel: str) -> tuple[str, str]:
@@ -28,12 +32,30 @@ def vaulted_extra_vars(tmp_path, sentinel: str) -> tuple[str, str]:
     return str(password), str(extra)
 
 
-def test_vaulted_secret_reaches_the_app_and_not_the_log(host, tmp_path):
+def test_a_changed_vaulted_secret_is_rolled_under_load_and_never_printed(host, tmp_path):
+    """site.yml -v with a new secret while 16 clients load the host: each
+    replica is replaced beside itself (no failed GET or POST), the app sees
+    the new value, and neither the output nor the journal shows it."""
     sentinel = "pyweb-sentinel-" + secrets.token_hex(12)
     password, extra = vaulted_extra_vars(tmp_path, sentinel)
-    result = lab.run_playbook("site.yml", "-v", "--vault-password-file", password, "-e", f"@{extra}")
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    before = set(lab.replica_containers(host))
+    url = f"http://{lab.container_ip(HOST)}:80"
+    run = run_under_load(
+        {"direct": load(url, 16)},
+        "site.yml",
+        "-v",
+        "--vault-password-file",
+        password,
+        "-e",
+        f"@{extra}",
+        results=RESULTS,
+    )
+    output = run.log()
+    assert run.result.returncode == 0, output[-3000:]
+    assert_no_failed_request(run)
+    assert "Replace each changed replica beside itself" in output
+    # Each replica moved to its other slot: replaced, not recreated in place.
+    assert not before & set(lab.replica_containers(host)), lab.replica_containers(host)
     assert sentinel not in output
     assert sentinel not in host.check_output("journalctl --no-pager -q")
     url = f"http://{lab.container_ip(HOST)}:80/config"

@@ -11,7 +11,7 @@ import pytest
 from tests.lib import lab
 
 testinfra_hosts = ["ansible://app"]
-HOST = "pyweb-default-app1"
+HOST = "pyweb-single-app1"
 REPLICAS = 2
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.lib import lab
 
 testinfra_hosts = ["ansible://app"]
-HOST = "pyweb-default-app1"
+HOST = "pyweb-single-app1"
 
 
 @pytest.fixture(scope="module")
