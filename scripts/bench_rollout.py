@@ -14,12 +14,12 @@ past it.
    (build and ship of the image included; each replica replaced beside
    itself, the hosts stay in the balancer). Time per replica swap comes from
    the deploy summary the playbook prints;
-2. naive, measured: with the replica watchdog timer stopped, on every app host
-   at once (one thread per host) ``cd /opt/pyweb && sed -i
-   's#pyweb/app:NEW$#pyweb/app:OLD#' compose.yml && docker compose up -d``,
-   until every replica is healthy again. OLD's image is still on the hosts;
-3. restore, not measured: the watchdog timer is started again and
-   ``playbooks/site.yml -e stack_keep_deployed_version=false -e
+2. naive, measured: on every app host at once (one thread per host) ``cd
+   /opt/pyweb && sed -i 's#pyweb/app:NEW$#pyweb/app:OLD#' compose.yml && flock
+   .lock docker compose up -d``, until every replica is healthy again (the
+   host lock keeps the health agent from starting containers in the middle
+   of it). OLD's image is still on the hosts;
+3. restore, not measured: ``playbooks/site.yml -e stack_keep_deployed_version=false -e
    app_version=OLD`` makes the routes and release records match OLD (a
    warning is printed if that run changes anything but those records);
 4. with --batch-lab (minutes; no load): a second lab of six app hosts
@@ -45,7 +45,6 @@ in time; traffic goes only to 127.0.0.1 and to the lab's containers.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -56,7 +55,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,7 +70,6 @@ REPLICAS_PER_HOST = 2
 PROJECT_DIR = "/opt/pyweb"
 IMAGE = "pyweb/app"
 URL = "http://127.0.0.1:8080/"
-WATCHDOG = "pyweb-heal.timer"
 DEFAULT_TO_VERSION = "2.0.0"
 DEFAULT_CHART = bc.REPO_ROOT / "docs" / "rollout-vs-naive.png"
 DOCS_DIR = bc.REPO_ROOT / "docs"
@@ -84,7 +82,11 @@ BATCH_SIZES = (1, 3)
 
 ROLLOUT_PLAY = "Replace the replicas, rollout_batch hosts at a time"
 SHIP_PLAY = "Build and ship the new image to every app host before any replica is touched"
-RECORD_TASKS = ("Record the routes of the replicas", "Record the deployed release")
+RECORD_TASKS = (
+    "Record the routes of the replicas",
+    "Read or record the release of this host",
+    "Remove the app images outside the release history",
+)
 
 MAX_CLIENTS = 64
 MAX_WINDOW = 1800.0  # loadgen's own cap on its duration
@@ -244,10 +246,11 @@ def sed_replacement(text: str) -> str:
 
 
 def naive_command(image: str, old: str, new: str, project_dir: str = PROJECT_DIR) -> str:
-    """The classic all-at-once change of one host: edit the tag, ``compose up -d``."""
+    """The classic all-at-once change of one host: edit the tag, ``compose up -d``
+    (holding the host lock, as every tool that changes the project does)."""
     expression = f"s#{sed_pattern(f'{image}:{old}')}$#{sed_replacement(f'{image}:{new}')}#"
     edit = f"sed -i {shlex.quote(expression)} compose.yml"
-    return f"cd {shlex.quote(project_dir)} && {edit} && docker compose up -d"
+    return f"cd {shlex.quote(project_dir)} && {edit} && flock .lock docker compose up -d"
 
 
 def parse_release(text: str) -> str | None:
@@ -696,20 +699,6 @@ def check_naive_ready(image: str, current: str, target: str) -> None:
             raise bc.CommandError(f"{host}: compose.yml does not run {image}:{current} on every replica")
 
 
-@contextlib.contextmanager
-def watchdog_stopped(hosts: Sequence[str]) -> Iterator[list[str]]:
-    """Stop the replica watchdog timer where it runs; start it again after."""
-    active = [h for h in hosts if bc.docker_exec(h, ["systemctl", "is-active", "--quiet", WATCHDOG]).ok]
-    for host in active:
-        bc.docker_exec(host, ["systemctl", "stop", WATCHDOG]).check()
-    try:
-        yield active
-    finally:
-        for host in active:
-            if not bc.docker_exec(host, ["systemctl", "start", WATCHDOG]).ok:
-                bc.say(f"WARNING: could not start {WATCHDOG} on {host} again")
-
-
 def unexpected_changes(output: str) -> dict[str, list[str]]:
     """Tasks of a restoring site.yml run that changed something other than the
     routes and release records."""
@@ -801,8 +790,7 @@ def run_phases(
     check_naive_ready(IMAGE, new, old)
     naive = Phase("naive", "Naive: sed + compose up -d, all hosts at once", new, old)
     try:
-        with watchdog_stopped(APP_HOSTS):
-            phases.append(measured(naive, settings, lambda: naive_step(naive, settings)))
+        phases.append(measured(naive, settings, lambda: naive_step(naive, settings)))
     finally:
         restore.append(restore_lab(old, settings))
 

@@ -120,7 +120,7 @@ def _hex_endpoint(endpoint: str) -> str:
 
 
 class HostLock:
-    """The host lock of a compose project: the watchdog and the agent take it
+    """The host lock of a compose project: the health agent takes it
     without waiting (and skip a round), swaps and routes wait for it."""
 
     def __init__(self, project_dir: str, timeout: float) -> None:

@@ -21,7 +21,7 @@ description:
     version before it brings the project up, so a configuration change never
     recreates every replica at once.
   - C(action=swap) replaces one replica in one call, holding the host lock that
-    the replica watchdog also takes (so the two never race) -
+    the health agent also takes (so the two never race) -
     writes the surge compose file (successor beside its predecessor), starts the
     successor, gates it (Docker healthy, then an HTTP request from the host
     Nginx's network namespace to the successor itself on the health path,
@@ -44,7 +44,7 @@ options:
   action:
     description:
       - C(info) reads; C(swap) replaces one replica; C(up) runs C(docker compose up --wait) for the
-        whole project (removing orphans) under the host lock, so the watchdog, the health agent and a
+        whole project (removing orphans) under the host lock, so the health agent and a
         swap never touch the project at the same time (C(site.yml) does this).
     type: str
     choices: [info, swap, up]

@@ -505,7 +505,7 @@ def test_sed_escaping():
 def test_naive_command():
     assert br.naive_command("pyweb/app", "2.0.0", "1.0.0") == (
         "cd /opt/pyweb && sed -i 's#pyweb/app:2\\.0\\.0$#pyweb/app:1.0.0#' compose.yml"
-        " && docker compose up -d"
+        " && flock .lock docker compose up -d"
     )
 
 
@@ -907,7 +907,7 @@ SITE_OUTPUT = (
     + task("pyweb.ha.stack : Write the compose file", "0:00:10.000")
     + task("pyweb.ha.stack : Record the routes of the replicas", "0:00:11.000").replace("ok:", "changed:")
     + "changed: [pyweb-lab-app2]\n"
-    + task("pyweb.ha.stack : Record the deployed release", "0:00:12.000").replace("ok:", "changed:")
+    + task("pyweb.ha.stack : Read or record the release of this host", "0:00:12.000").replace("ok:", "changed:")
     + task("pyweb.ha.stack : Install the replica watchdog", "0:00:13.000").replace(
         "ok: [pyweb-lab-app1]", "changed: [pyweb-lab-app1] => (item=/usr/local/sbin/pyweb-heal)"
     )
@@ -919,7 +919,7 @@ SITE_OUTPUT = (
 def test_changed_tasks_and_unexpected_changes():
     assert bc.changed_tasks(SITE_OUTPUT) == {
         "pyweb.ha.stack : Record the routes of the replicas": ["pyweb-lab-app1", "pyweb-lab-app2"],
-        "pyweb.ha.stack : Record the deployed release": ["pyweb-lab-app1"],
+        "pyweb.ha.stack : Read or record the release of this host": ["pyweb-lab-app1"],
         "pyweb.ha.stack : Install the replica watchdog": ["pyweb-lab-app1"],
     }
     assert br.unexpected_changes(SITE_OUTPUT) == {

@@ -69,3 +69,21 @@ def test_bad_day_fault_under_load(lb_url, name, make, back_within):
     record(run, name)
     faults.assert_survived(run, back_within)
     assert run.summary["total"] > 1000
+
+
+def test_a_killed_balancer_nginx_is_started_again_by_its_agent(lb_url):
+    """`docker kill` defeats Docker's restart policy, and a balancer host that
+    boots may start Nginx before the namespace it joins: the balancer's agent
+    starts what is down (under the host lock, never recreating)."""
+    lb = lab.molecule_host(BALANCER)
+    lb.check_output("docker kill pyweb-balancer-nginx-1")
+
+    def serving() -> bool:
+        try:
+            return lab.http(f"{lb_url}/", timeout=2).status == 200
+        except OSError:  # refused or reset while Nginx is down
+            return False
+
+    lab.wait_for(serving, timeout=20)
+    journal = lb.check_output("journalctl -u 'pyweb-agent@*' --no-pager -q")
+    assert "starting nginx: down although nobody asked" in journal

@@ -10,13 +10,18 @@ namespace (it re-executes itself inside it). A target that fails `fall` checks
 in a row is taken out: its virtual address is sent to a healthy target (one
 atomic DNAT rewrite, no Nginx reload, nothing in flight is cut); one that
 passes `rise` checks in a row is put back. A replica (a target with a
-`service`) that stays down `restart_after` seconds is restarted. The agent
-holds the project's host lock while it changes anything and skips a round
-while a swap or site.yml holds it. Its view is in agent-status.json.
+`service`) that stays down `restart_after` seconds is restarted. Every few
+seconds it starts the project's containers that are down although nobody
+asked (a host that boots may start the proxy before the namespace it joins;
+`docker kill` defeats the restart policy) with `compose up --no-recreate`:
+it never recreates one. The agent holds the project's host lock while it
+changes anything and skips a round while a swap or site.yml holds it. Its
+view is in agent-status.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -82,8 +87,28 @@ def probe(url: str, timeout: float, status: int) -> tuple[bool, str]:
     return got == status, f"answered {got}"
 
 
-def run(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30, check=False)
+def run(argv: list[str], stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def start_down(cfg: dict[str, Any]) -> None:
+    """Start the services of the project's compose file whose container is down
+    (exited, dead or only created), under the host lock; never recreate."""
+    compose = [
+        "docker", "compose", "--project-name", cfg["project_name"],
+        "--project-directory", cfg["project_dir"], "-f", os.path.join(cfg["project_dir"], "compose.yml"),
+    ]  # fmt: skip
+    listed = run([*compose, "ps", "--all", "--format", "{{.Service}}",
+                  "--status", "exited", "--status", "dead", "--status", "created"])  # fmt: skip
+    down = sorted(set(listed.stdout.split())) if listed.returncode == 0 else []
+    if not down:
+        return
+    with HostLock(cfg["project_dir"], 0):  # raises while a swap or site.yml holds it: next round
+        log(f"starting {', '.join(down)}: down although nobody asked")
+        up = ["up", "--detach", "--no-recreate", "--no-build", "--pull", "never"]
+        done = run([*compose, *up], timeout=180)
+    if done.returncode != 0:
+        log(f"starting {', '.join(down)} failed: {done.stderr.strip()[-400:]}")
 
 
 def holder_pid(cfg: dict[str, Any]) -> int:
@@ -101,8 +126,11 @@ def holder_pid(cfg: dict[str, Any]) -> int:
 
 
 def enter_netns(cfg: dict[str, Any]) -> None:
-    """Re-execute inside the proxy's network namespace (waiting for it)."""
+    """Re-execute inside the proxy's network namespace (waiting for it, and
+    starting it when it is down)."""
     while not (pid := holder_pid(cfg)):
+        with contextlib.suppress(NetnsError, OSError, subprocess.TimeoutExpired):
+            start_down(cfg)
         time.sleep(1)
     os.environ[IN_NETNS] = f"{pid}:{os.stat(f'/proc/{pid}/ns/net').st_ino}"
     os.execvp("nsenter", ["nsenter", "--target", str(pid), "--net", sys.executable, *sys.argv])
@@ -120,6 +148,7 @@ def netns_current() -> bool:
 
 class Agent:
     VERIFY_EVERY_S = 5.0
+    START_DOWN_EVERY_S = 5.0
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
@@ -128,6 +157,7 @@ class Agent:
         self.applied: list[str] = []
         self.verified = 0.0
         self.targets_mtime = 0.0
+        self.started_down = 0.0
 
     def targets(self) -> list[dict[str, Any]]:
         path = os.path.join(self.cfg["project_dir"], TARGETS_FILE)
@@ -214,6 +244,10 @@ class Agent:
                     self.restart(targets)
                 except NetnsError:
                     pass  # a swap or site.yml holds the host lock: next round
+            if time.monotonic() - self.started_down >= self.START_DOWN_EVERY_S:
+                self.started_down = time.monotonic()
+                with contextlib.suppress(NetnsError, OSError, subprocess.TimeoutExpired):
+                    start_down(self.cfg)
                 if changed or rounds % 20 == 0:
                     self.status(targets)
             rounds += 1
