@@ -34,7 +34,7 @@ and the step's duration. A PNG (matplotlib, Agg) shows both steps side by
 side: answers per second by version and failed ones, and p99 per second.
 
     .venv/bin/python scripts/bench_rollout.py [--to-version 2.0.0] [--clients 16]
-        [--batch-lab] [--chart docs/rollout-vs-naive.png] [--out build/bench/rollout.json]
+        [--batch-lab | --batch-only] [--chart docs/rollout-vs-naive.png] [--out build/bench/rollout.json]
     .venv/bin/python scripts/bench_rollout.py --chart-from build/bench/rollout.json [--chart PNG]
 
 Markdown (a section for docs/benchmarks.md) on stdout, progress on stderr,
@@ -190,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time rollout_batch=1 vs 3 on a 6-app-host lab (inventories/bench6; takes minutes)",
     )
     parser.add_argument(
+        "--batch-only",
+        action="store_true",
+        help="run only the 6-app-host lab of --batch-lab (no demo lab, no load)",
+    )
+    parser.add_argument(
         "--batch-versions",
         nargs=2,
         default=list(DEFAULT_BATCH_VERSIONS),
@@ -215,7 +220,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Settings with every number bounded; ValueError for a URL off this machine
     or batch versions that are not three different ones."""
     check_url(args.url)
-    versions = tuple(args.batch_versions) if args.batch_lab else ()
+    versions = tuple(args.batch_versions) if args.batch_lab or args.batch_only else ()
     if versions and len({BENCH6_START_VERSION, *versions}) != 3:
         raise ValueError(f"--batch-versions must be two versions other than {BENCH6_START_VERSION}")
     return Settings(
@@ -1139,7 +1144,7 @@ def heading(settings: Settings) -> str:
 
 
 def report(phases: Sequence[Phase], settings: Settings, chart: Path | None, runs: Sequence[BatchRun]) -> str:
-    parts = [heading(settings), "", comparison_table(phases), ""]
+    parts = [heading(settings), "", comparison_table(phases), ""] if phases else []
     if chart is not None:
         parts += [chart_link(chart), ""]
     parts += [
@@ -1197,8 +1202,9 @@ def first_error(outcome: Outcome) -> str:
 def run_all(args: argparse.Namespace, settings: Settings) -> Outcome:
     outcome = Outcome()
     try:
-        outcome.old, outcome.new = versions(args)
-        run_phases(outcome.old, outcome.new, settings, outcome.phases, outcome.restore)
+        if not args.batch_only:
+            outcome.old, outcome.new = versions(args)
+            run_phases(outcome.old, outcome.new, settings, outcome.phases, outcome.restore)
     except bc.CommandError as exc:
         outcome.error = str(exc)
         bc.say(f"FAILED: {exc}")

@@ -9,17 +9,18 @@ DOCUMENTATION = r"""
 module: replica
 short_description: Read the replicas of a pyweb.ha app host, or swap one to a new version beside itself
 description:
-  - Works on the compose project that the C(pyweb.ha.stack) role renders: every
+  - Works on the compose project that the C(pyweb.ha.stack) role renders; every
     replica has two slots (compose services C(app_N_a) and C(app_N_b)), one of
     which serves, as recorded in the routes file C(replicas.json).
   - C(action=info) reports the routes and every container of the project (state,
     health, image, version), without their environment, so nothing secret is
-    returned, and which running replicas are stale - created from another
-    configuration than the compose file and environment file now on disk
-    (Compose's own config hash: environment, secrets, limits, WSGI server).
-    The stack role rolls those one at a time with C(action=swap) to their own
-    version before it brings the project up, so a configuration change never
-    recreates every replica at once.
+    returned, and which running replicas are stale, that is created from
+    another configuration than the compose file and environment file now on
+    disk (environment, secrets, limits, WSGI server), as Compose itself decides
+    in C(docker compose --dry-run up).
+  - The stack role rolls stale replicas one at a time with C(action=swap) to
+    their own version before it brings the project up, so a configuration
+    change never recreates every replica at once.
   - C(action=swap) replaces one replica in one call, holding the host lock that
     the health agent also takes (so the two never race) -
     writes the surge compose file (successor beside its predecessor), starts the

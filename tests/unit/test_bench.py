@@ -907,7 +907,9 @@ SITE_OUTPUT = (
     + task("pyweb.ha.stack : Write the compose file", "0:00:10.000")
     + task("pyweb.ha.stack : Record the routes of the replicas", "0:00:11.000").replace("ok:", "changed:")
     + "changed: [pyweb-lab-app2]\n"
-    + task("pyweb.ha.stack : Read or record the release of this host", "0:00:12.000").replace("ok:", "changed:")
+    + task("pyweb.ha.stack : Read or record the release of this host", "0:00:12.000").replace(
+        "ok:", "changed:"
+    )
     + task("pyweb.ha.stack : Install the replica watchdog", "0:00:13.000").replace(
         "ok: [pyweb-lab-app1]", "changed: [pyweb-lab-app1] => (item=/usr/local/sbin/pyweb-heal)"
     )
