@@ -123,6 +123,9 @@ def refused(tmp_path, cert: str, key: str, needle: str) -> None:
     assert needle in result.stdout, result.stdout[-3000:]
     assert "Nothing was copied; the balancer keeps its certificate" in result.stdout
     assert balancer_tls_files() == before
+    # The run failed on the balancer, after the app hosts: it gave their deploy lease back.
+    for app_host in ("pyweb-cluster-app1", "pyweb-cluster-app2"):
+        assert not lab.molecule_host(app_host).file("/opt/pyweb/lease.json").exists, app_host
     status, _, _ = https_get(lab.container_ip(BALANCER), ssl.TLSVersion.TLSv1_3)
     assert status == 200
 
