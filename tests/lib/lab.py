@@ -89,9 +89,19 @@ def molecule_host(name: str) -> Any:
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
 
 
+class DockerError(subprocess.CalledProcessError):
+    """A docker command that failed, with what docker said in its message."""
+
+    def __str__(self) -> str:
+        return f"{' '.join(self.cmd)} exited {self.returncode}: {str(self.stderr).strip()}"
+
+
 def controller_docker(*args: str) -> str:
     """Run docker on the controller (host containers are its containers)."""
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DockerError(result.returncode, ["docker", *args], result.stdout, result.stderr)
+    return result.stdout
 
 
 def served_by(url: str, count: int) -> list[tuple[str, str]]:
