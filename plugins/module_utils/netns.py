@@ -165,9 +165,11 @@ class Project:
             raise NetnsError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()[-800:]}")
         return result
 
-    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def compose(
+        self, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         base = ["docker", "compose", "--project-name", self.name, "--project-directory", self.dir]
-        return self.run([*base, "-f", self.compose_path, *args], check=check)
+        return self.run([*base, "-f", self.compose_path, *args], check=check, timeout=timeout)
 
     def containers(self, service: str | None = None) -> list[dict[str, Any]]:
         argv = ["docker", "ps", "--all", "--quiet", "--no-trunc"]

@@ -62,6 +62,13 @@ def versions_served(url: str, count: int = 60) -> dict[tuple[str, str], set[str]
     return seen
 
 
+def assert_fleet_serves(url: str, version: str) -> None:
+    """Every replica of both hosts answers through url, all on version."""
+    seen = versions_served(url)
+    assert set(seen) == PAIRS
+    assert all(v == {version} for v in seen.values()), seen
+
+
 def assert_capacity_held(run) -> None:
     """Both app hosts answered through the balancer in every second of the
     playbook, and both replicas of app1 answered its direct load in every second."""
@@ -78,9 +85,7 @@ def assert_capacity_held(run) -> None:
 
 
 def test_v1_runs_everywhere(lb_url):
-    seen = versions_served(lb_url)
-    assert set(seen) == PAIRS
-    assert all(v == {"1.0.0"} for v in seen.values()), seen
+    assert_fleet_serves(lb_url, "1.0.0")
 
 
 def test_upgrade_to_v2_under_load_fails_no_request_and_keeps_capacity(lb_url, app1_url):
@@ -88,9 +93,7 @@ def test_upgrade_to_v2_under_load_fails_no_request_and_keeps_capacity(lb_url, ap
     assert run.result.returncode == 0, run.log()[-3000:]
     assert_no_failed_request(run)
     assert_capacity_held(run)
-    seen = versions_served(lb_url)
-    assert set(seen) == PAIRS
-    assert all(v == {"2.0.0"} for v in seen.values()), seen
+    assert_fleet_serves(lb_url, "2.0.0")
     # The deploy summary: every replica swapped, with its seconds.
     assert "swaps: 4, median" in run.log()
     for host in APP_HOSTS:
@@ -124,9 +127,7 @@ def test_broken_v3_is_stopped_at_its_first_successor_which_no_client_sees(lb_url
     assert_no_failed_request(run)
     assert_capacity_held(run)
     assert "3.0.0" not in versions_answered(run), "a client was answered by the broken release"
-    seen = versions_served(lb_url)
-    assert set(seen) == PAIRS
-    assert all(v == {"2.0.0"} for v in seen.values()), seen
+    assert_fleet_serves(lb_url, "2.0.0")
     # The successor is gone, and the second host was never touched.
     for host_name in APP_HOSTS:
         host = lab.molecule_host(host_name)
@@ -140,9 +141,7 @@ def test_rollback_to_v1_under_load_fails_no_request(lb_url, app1_url):
     assert run.result.returncode == 0, run.log()[-3000:]
     assert_no_failed_request(run)
     assert_capacity_held(run)
-    seen = versions_served(lb_url)
-    assert set(seen) == PAIRS
-    assert all(v == {"1.0.0"} for v in seen.values()), seen
+    assert_fleet_serves(lb_url, "1.0.0")
 
 
 def test_a_second_rollback_changes_nothing():
@@ -210,9 +209,7 @@ def test_hosts_with_different_histories_roll_back_to_one_version(lb_url):
     result = lab.run_playbook("rollback.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "Rolling the fleet back to 2.1.0" in result.stdout
-    seen = versions_served(lb_url)
-    assert set(seen) == PAIRS
-    assert all(v == {"2.1.0"} for v in seen.values()), seen
+    assert_fleet_serves(lb_url, "2.1.0")
 
 
 def killed(run: Background, text: str, count: int = 1, delay: float = 0.0) -> str:
@@ -248,9 +245,7 @@ def test_an_upgrade_killed_at_three_points_under_load_converges_when_run_again(l
     assert "took over the deploy lease of a run that expired" in outputs[1]
     assert "took over the deploy lease of a run that was broken" in run.log()
     assert_no_failed_request(run)
-    seen = versions_served(lb_url)
-    assert set(seen) == PAIRS
-    assert all(v == {"2.3.0"} for v in seen.values()), seen
+    assert_fleet_serves(lb_url, "2.3.0")
     for host_name in APP_HOSTS:
         host = lab.molecule_host(host_name)
         assert len(lab.replica_containers(host)) == REPLICAS, host_name

@@ -39,6 +39,7 @@ from pyweb_netns import (  # installed beside this file
     TARGETS_FILE,
     HostLock,
     NetnsError,
+    Project,
     dnat_restore,
     dnat_rule_lines,
     effective,
@@ -94,19 +95,16 @@ def run(argv: list[str], stdin: str | None = None, timeout: float = 30) -> subpr
 def start_down(cfg: dict[str, Any]) -> None:
     """Start the services of the project's compose file whose container is down
     (exited, dead or only created), under the host lock; never recreate."""
-    compose = [
-        "docker", "compose", "--project-name", cfg["project_name"],
-        "--project-directory", cfg["project_dir"], "-f", os.path.join(cfg["project_dir"], "compose.yml"),
-    ]  # fmt: skip
-    listed = run([*compose, "ps", "--all", "--format", "{{.Service}}",
-                  "--status", "exited", "--status", "dead", "--status", "created"])  # fmt: skip
+    project = Project(cfg["project_dir"], cfg["project_name"], cfg["net_service"])
+    status = ("--status", "exited", "--status", "dead", "--status", "created")
+    listed = project.compose("ps", "--all", "--format", "{{.Service}}", *status, check=False, timeout=30)
     down = sorted(set(listed.stdout.split())) if listed.returncode == 0 else []
     if not down:
         return
     with HostLock(cfg["project_dir"], 0):  # raises while a swap or site.yml holds it: next round
         log(f"starting {', '.join(down)}: down although nobody asked")
-        up = ["up", "--detach", "--no-recreate", "--no-build", "--pull", "never"]
-        done = run([*compose, *up], timeout=180)
+        up = ("up", "--detach", "--no-recreate", "--no-build", "--pull", "never")
+        done = project.compose(*up, check=False, timeout=180)
     if done.returncode != 0:
         log(f"starting {', '.join(down)} failed: {done.stderr.strip()[-400:]}")
 
