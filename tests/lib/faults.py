@@ -35,12 +35,28 @@ def _inner_replica_id(host: str, replica: str) -> str:
     return out.split()[0]
 
 
+def _pause_inner(host: str, ids: list[str], tries: int = 3) -> None:
+    """`docker pause` of the host's own containers. Under load runc now and
+    then gives up freezing a busy container ("unable to freeze"): try again."""
+    for attempt in range(1, tries + 1):
+        try:
+            lab.controller_docker("exec", host, "docker", "pause", *ids)
+            return
+        except lab.DockerError as error:
+            if "unable to freeze" not in str(error) or attempt == tries:
+                raise
+            running = lab.controller_docker(
+                "exec", host, "docker", "ps", "--quiet", "--filter", "status=running"
+            )
+            ids = [i for i in ids if i[:12] in running]
+
+
 def freeze_replica(host: str, replica: str = "app_1") -> Fault:
     ids: list[str] = []
 
     def apply() -> None:
         ids.append(_inner_replica_id(host, replica))
-        lab.controller_docker("exec", host, "docker", "pause", ids[0])
+        _pause_inner(host, ids[:1])
 
     def undo() -> None:
         # The health agent may have restarted it already (unpaused): that is fine.
@@ -50,12 +66,26 @@ def freeze_replica(host: str, replica: str = "app_1") -> Fault:
 
 
 def freeze_host(host: str) -> Fault:
-    return Fault(
-        f"freeze host {host}",
-        lambda: lab.controller_docker("pause", host),
-        lambda: lab.controller_docker("unpause", host),
-        host,
-    )
+    """Every process of the host stopped, its kernel still accepting TCP. The
+    host's own containers are in cgroups of their own (its Docker runs them
+    beside, not inside, the host container's cgroup), so `docker pause` of the
+    host alone would leave its Nginx and replicas running until their log
+    pipes to the frozen dockerd fill: they are paused first, then the host."""
+    inner: list[str] = []
+
+    def apply() -> None:
+        inner[:] = lab.controller_docker("exec", host, "docker", "ps", "--quiet").split()
+        if inner:
+            _pause_inner(host, inner)
+        lab.controller_docker("pause", host)
+
+    def undo() -> None:
+        lab.controller_docker("unpause", host)
+        if inner:
+            # The health agent may have restarted some already (unpaused): that is fine.
+            subprocess_quiet("exec", host, "docker", "unpause", *inner)
+
+    return Fault(f"freeze host {host}", apply, undo, host)
 
 
 def cut_host(host: str, network: str, address: str) -> Fault:
@@ -90,6 +120,7 @@ class FaultRun:
     applied: float  # when it returned: the fault took effect in between
     undone: float
     back_after: float | None  # seconds from undo to the victim's first answer again
+    struck_epoch: float = 0.0  # `struck` on the wall clock (to match journal lines)
 
     def in_flight_at_fault(self, record: RequestRecord) -> bool:
         """Started before the fault command returned, ended after it was issued."""
@@ -128,7 +159,7 @@ def run_fault(url: str, fault: Fault, hold: float = 20.0, after: float = 15.0, c
     )
     with LoadRunner(config) as runner:
         time.sleep(5)
-        struck = runner.elapsed()
+        struck, struck_epoch = runner.elapsed(), time.time()
         fault.apply()
         applied = runner.elapsed()
         time.sleep(hold)
@@ -141,7 +172,14 @@ def run_fault(url: str, fault: Fault, hold: float = 20.0, after: float = 15.0, c
         summary = runner.stop().to_dict()
         records = runner.records()
     return FaultRun(
-        fault.name, summary, records, struck, applied, undone, _back_after(records, fault, undone)
+        fault.name,
+        summary,
+        records,
+        struck,
+        applied,
+        undone,
+        _back_after(records, fault, undone),
+        struck_epoch,
     )
 
 

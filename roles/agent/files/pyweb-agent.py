@@ -6,12 +6,15 @@ an app host, or the edge balancer), run by systemd as pyweb-agent@NAME.
 
 Every `interval` seconds it asks each target (dnat.json, written by the
 modules replica and route) for its health path, from the proxy's own network
-namespace (it re-executes itself inside it). A target that fails `fall` checks
-in a row is taken out: its virtual address is sent to a healthy target (one
+namespace (it re-executes itself inside it). Checks do not wait for each
+other: a new one starts every interval while earlier ones are still out, and
+one that has no answer `timeout` seconds after it started has failed then. A
+target that fails `fall` checks in a row is taken out: its virtual address is sent to a healthy target (one
 atomic DNAT rewrite, no Nginx reload, nothing in flight is cut); one that
 passes `rise` checks in a row is put back. A replica (a target with a
 `service`) that stays down `restart_after` seconds is restarted. Every few
-seconds it starts the project's containers that are down although nobody
+seconds (in a thread of its own, so that slow Docker calls never delay a
+check) it starts the project's containers that are down although nobody
 asked (a host that boots may start the proxy before the namespace it joins;
 `docker kill` defeats the restart policy) with `compose up --no-recreate`:
 it never recreates one. The agent holds the project's host lock while it
@@ -26,10 +29,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,13 +82,53 @@ class Target:
         return False
 
 
+class Probe:
+    """One health check of one target, run in the pool; it is judged from the
+    moment it actually started (a queued probe is not late)."""
+
+    def __init__(self, url: str, timeout: float, status: int) -> None:
+        self.url, self.timeout, self.status = url, timeout, status
+        self.started: float | None = None
+        self.took = 0.0
+        self.future: Future[tuple[bool, str]] | None = None
+
+    def __call__(self) -> tuple[bool, str]:
+        self.started = time.monotonic()
+        try:
+            return probe(self.url, self.timeout, self.status)
+        finally:
+            self.took = time.monotonic() - self.started
+
+    def outcome(self, now: float) -> tuple[bool, str] | None:
+        """The result once known: the answer (a failure when it came later
+        than `timeout`), a failure once it is `timeout` late, or None while it
+        may still answer in time."""
+        if self.future is not None and self.future.done():
+            ok, why = self.future.result()
+            return (False, f"{why} after {self.took:.2f} s") if ok and self.took > self.timeout else (ok, why)
+        if self.started is not None and now - self.started >= self.timeout:
+            return False, f"no answer within {self.timeout:g} s"
+        return None
+
+    def running(self) -> bool:
+        return self.future is not None and not self.future.done()
+
+
 def probe(url: str, timeout: float, status: int) -> tuple[bool, str]:
+    late = f"no answer within {timeout:g} s"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             got = answer.status
     except urllib.error.HTTPError as err:
         got = err.code
-    except Exception as err:  # a frozen, refused or unreachable target
+    except urllib.error.URLError as err:  # refused, unreachable, or no connection in time
+        reason = err.reason
+        if isinstance(reason, TimeoutError):
+            return False, late
+        return False, type(reason).__name__ if isinstance(reason, Exception) else str(reason)
+    except TimeoutError:  # connected, no answer: a frozen process
+        return False, late
+    except Exception as err:  # a broken answer
         return False, type(err).__name__
     return got == status, f"answered {got}"
 
@@ -146,16 +191,19 @@ def netns_current() -> bool:
 
 class Agent:
     VERIFY_EVERY_S = 5.0
-    START_DOWN_EVERY_S = 5.0
+    HOUSEKEEPING_EVERY_S = 5.0
+    MAX_OUT = 8  # checks of one target out at once: a frozen one holds each until its socket times out
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.health: dict[str, Target] = {}
-        self.pool = ThreadPoolExecutor(max_workers=16)
+        self.pool = ThreadPoolExecutor(max_workers=64)  # threads start as needed
+        self.probes: dict[str, deque[Probe]] = {}  # per URL, not judged yet, oldest first
+        self.late: dict[str, list[Probe]] = {}  # per URL, judged failed but still running
         self.applied: list[str] = []
         self.verified = 0.0
         self.targets_mtime = 0.0
-        self.started_down = 0.0
+        self.current: list[dict[str, Any]] = []
 
     def targets(self) -> list[dict[str, Any]]:
         path = os.path.join(self.cfg["project_dir"], TARGETS_FILE)
@@ -169,16 +217,26 @@ class Agent:
             return []
 
     def check(self, targets: list[dict[str, Any]]) -> bool:
-        """One round of checks; True when some target changed state."""
-        cfg = self.cfg
-        urls = [f"http://{t['address']}:{t['port']}{cfg['health_path']}" for t in targets]
-        results = list(self.pool.map(lambda u: probe(u, cfg["timeout"], cfg["health_status"]), urls))
-        changed = False
-        for target, (ok, why) in zip(targets, results, strict=True):
+        """Judge the checks that have an outcome (in the order they started),
+        then start one more per target; True when some target changed state."""
+        cfg, now, changed = self.cfg, time.monotonic(), False
+        urls = {f"http://{t['address']}:{t['port']}{cfg['health_path']}": t for t in targets}
+        for url, target in urls.items():
+            out = self.probes.setdefault(url, deque())
             state = self.health.setdefault(target["name"], Target())
-            if state.record(ok, why, cfg["fall"], cfg["rise"]):
-                changed = True
-                log(f"{target['name']} ({target['address']}) is {'up' if state.up else 'DOWN'}: {why}")
+            late = self.late[url] = [p for p in self.late.get(url, []) if p.running()]
+            while out and (result := out[0].outcome(now)) is not None:
+                if out[0].running():
+                    late.append(out[0])  # judged, but its socket has not timed out yet
+                out.popleft()
+                if state.record(*result, cfg["fall"], cfg["rise"]):
+                    changed, now_is = True, "up" if state.up else "DOWN"
+                    log(f"{target['name']} ({target['address']}) is {now_is}: {result[1]}")
+            if len(out) + len(late) < self.MAX_OUT:
+                out.append(Probe(url, cfg["timeout"], cfg["health_status"]))
+                out[-1].future = self.pool.submit(out[-1])
+        for url in set(self.probes) - set(urls):
+            del self.probes[url], self.late[url]  # a target that left: its late checks judge nothing
         return changed
 
     def apply(self, targets: list[dict[str, Any]]) -> None:
@@ -230,24 +288,29 @@ class Agent:
         }  # fmt: skip
         write_atomic(os.path.join(self.cfg["project_dir"], "agent-status.json"), json.dumps(document) + "\n")
 
+    def housekeeping(self) -> None:
+        """Every few seconds, in its own thread: restart replicas that stayed
+        down, start containers that are down although nobody asked. Both call
+        Docker and may take seconds; the checks go on meanwhile."""
+        while True:
+            time.sleep(self.HOUSEKEEPING_EVERY_S)
+            with contextlib.suppress(NetnsError, OSError, subprocess.TimeoutExpired):
+                self.restart(list(self.current))
+            with contextlib.suppress(NetnsError, OSError, subprocess.TimeoutExpired):
+                start_down(self.cfg)
+
     def loop(self) -> int:
+        threading.Thread(target=self.housekeeping, name="housekeeping", daemon=True).start()
         rounds = 0
         while True:
             started = time.monotonic()
-            targets = self.targets()
+            self.current = targets = self.targets()
+            changed = bool(targets) and self.check(targets)
             if targets:
-                changed = self.check(targets)
-                try:
+                with contextlib.suppress(NetnsError):  # a swap or site.yml holds the host lock: next round
                     self.apply(targets)
-                    self.restart(targets)
-                except NetnsError:
-                    pass  # a swap or site.yml holds the host lock: next round
-            if time.monotonic() - self.started_down >= self.START_DOWN_EVERY_S:
-                self.started_down = time.monotonic()
-                with contextlib.suppress(NetnsError, OSError, subprocess.TimeoutExpired):
-                    start_down(self.cfg)
-                if changed or rounds % 20 == 0:
-                    self.status(targets)
+            if changed or rounds % 20 == 0:
+                self.status(targets)
             rounds += 1
             if not netns_current():
                 log("the proxy's network namespace was recreated; restarting in the new one")
