@@ -5,7 +5,9 @@
 #
 #   images/build.sh [host|python|nginx ...]   (default: all)
 #
-# An image whose tag already exists is kept; FORCE=1 rebuilds it.
+# An image whose tag already exists is kept when it was built from the same
+# recipe (its label pyweb.recipe, bumped below when a recipe changes); FORCE=1
+# rebuilds it.
 # Environment: SUITE (trixie), MIRROR (http://deb.debian.org/debian), PREFIX (pyweb).
 set -euo pipefail
 
@@ -15,7 +17,14 @@ PREFIX=${PREFIX:-pyweb}
 WORK=${WORK:-$(mktemp -d)}
 trap 'rm -rf "$WORK"' EXIT
 
-have() { [ "${FORCE:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+# have TAG [RECIPE]: the image exists, built from RECIPE.
+have() {
+  [ "${FORCE:-0}" != 1 ] || return 1
+  local found
+  found=$(docker image inspect --format '{{ index .Config.Labels "pyweb.recipe" }}' "$1" 2>/dev/null) || return 1
+  [ "$found" != "<no value>" ] || found=""
+  [ "$found" = "${2:-}" ]
+}
 
 # mmdebstrap ROOTFS_TAR INCLUDES [extra mmdebstrap args...]
 rootfs() {
@@ -29,18 +38,20 @@ rootfs() {
 }
 
 # A systemd host, as Molecule and the lab use it: a stand-in for a real server.
-# The .deb files the docker role installs are downloaded into the apt cache
-# (and the package lists kept), so converging needs no network and is quick.
+# The .deb files the docker and balancer roles install are downloaded into the
+# apt cache (and the package lists kept), so converging needs no network and
+# is quick.
+HOST_RECIPE=3  # 2: keepalived for balancer pairs; 3: iputils-ping (its uplink check)
 build_host() {
   local tag="$PREFIX/host:$SUITE"
-  have "$tag" && { echo "kept $tag"; return; }
+  have "$tag" "$HOST_RECIPE" && { echo "kept $tag"; return; }
   rootfs "$WORK/host.tar" systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,ca-certificates,procps,curl,sudo \
     --skip=cleanup/apt \
-    --customize-hook='chroot "$1" apt-get install --download-only -y docker.io docker-cli docker-compose python3-requests apparmor' \
+    --customize-hook='chroot "$1" apt-get install --download-only -y docker.io docker-cli docker-compose python3-requests apparmor keepalived iputils-ping' \
     --customize-hook='chroot "$1" systemctl mask systemd-modules-load.service getty@tty1.service' \
     --customize-hook='rm -f "$1"/etc/machine-id && touch "$1"/etc/machine-id'
   docker import --change 'ENV container=docker' --change 'CMD ["/lib/systemd/systemd"]' \
-    "$WORK/host.tar" "$tag" >/dev/null
+    --change "LABEL pyweb.recipe=$HOST_RECIPE" "$WORK/host.tar" "$tag" >/dev/null
   echo "built $tag"
 }
 

@@ -153,15 +153,22 @@ def stack_layout_error(subnet: Any, count: Any) -> str:
     return ""
 
 
-def _backend_address(host: Any) -> str:
+def _host_address(host: Any, variable: str, what: str) -> str:
+    """A host's address as others reach it: the host variable `variable` when
+    set, else its default IPv4 address (facts). `what`: '<kind> ... for <whom>'."""
     name = host.get("inventory_hostname", "?")
-    address = host.get("pyweb_backend_address") or (host.get("ansible_default_ipv4") or {}).get("address")
+    address = host.get(variable) or (host.get("ansible_default_ipv4") or {}).get("address")
     if not address:
+        kind, whom = what.split(" for ", 1)
         raise ValueError(
-            f"app host {name}: no address for the balancer; set pyweb_backend_address for it "
-            "in the inventory, or gather its facts (ansible_default_ipv4) in the same run"
+            f"{kind} {name}: no address for {whom}; set {variable} for it in the inventory, "
+            "or gather its facts (ansible_default_ipv4) in the same run"
         )
     return str(address)
+
+
+def _backend_address(host: Any) -> str:
+    return _host_address(host, "pyweb_backend_address", "app host for the balancer")
 
 
 def balancer_backends(
@@ -215,6 +222,28 @@ def missing_backend_addresses(hosts: list[Any]) -> list[str]:
     return missing
 
 
+VRRP_TOP_PRIORITY = 250  # the first balancer's, 10 less for each next one (decides the first election only)
+
+
+def balancer_pair(hosts: list[Any], name: str, priority: Any = "") -> dict[str, Any]:
+    """This balancer's side of the VRRP pair: its own address (host variable
+    pyweb_vrrp_address, else its default IPv4), its peers' addresses, its
+    priority (given, or by its place in the group), its default interface and
+    gateway (its uplink check)."""
+    names = [str(h.get("inventory_hostname")) for h in hosts]
+    if name not in names:
+        raise ValueError(f"{name} is not one of the balancers {names}")
+    index = names.index(name)
+    me = hosts[index]
+    addresses = [_host_address(h, "pyweb_vrrp_address", "balancer for its VRRP peers") for h in hosts]
+    own, peers = addresses[index], addresses[:index] + addresses[index + 1 :]
+    given = str(priority).strip() if priority is not None else ""
+    chosen = int(given) if given else max(1, VRRP_TOP_PRIORITY - 10 * index)
+    facts = me.get("ansible_default_ipv4") or {}
+    interface, gateway = facts.get("interface") or "", facts.get("gateway") or ""
+    return {"address": own, "peers": peers, "priority": chosen, "interface": interface, "gateway": gateway}
+
+
 def replicas_pending(routes: dict[str, Any], containers: list[dict[str, Any]], version: str) -> list[str]:
     """Replicas a rollout to `version` must replace: those routed to another
     version, and those whose serving container is missing, stopped or not
@@ -235,6 +264,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "stack_layout": stack_layout,
+            "balancer_pair": balancer_pair,
             "stack_layout_error": stack_layout_error,
             "stack_routes": stack_routes,
             "route_swap": route_swap,

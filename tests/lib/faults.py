@@ -97,6 +97,30 @@ def cut_host(host: str, network: str, address: str) -> Fault:
     )
 
 
+ISOLATE_RULES = (
+    ("INPUT", "-i"),
+    ("FORWARD", "-i"),
+    ("FORWARD", "-o"),
+    ("OUTPUT", "-o"),
+)
+
+
+def isolate_host(host: str, interface: str = "eth0") -> Fault:
+    """The host cut off its network with its interface left in place: every
+    packet in or out of it dropped in its own firewall, no reset sent (`docker
+    network disconnect` gives the interface back under another name, eth1,
+    which no real network does to a server)."""
+
+    def rules(action: str) -> None:
+        for chain, direction in ISOLATE_RULES:
+            where = ["1"] if action == "-I" else []
+            lab.controller_docker(
+                "exec", host, "iptables", "-w", action, chain, *where, direction, interface, "-j", "DROP"
+            )
+
+    return Fault(f"cut {host} off the network", lambda: rules("-I"), lambda: rules("-D"), host)
+
+
 def kill_host(host: str) -> Fault:
     return Fault(
         f"kill host {host}",

@@ -70,6 +70,13 @@ def also_in_app(host: str) -> Callable[[Inventory], None]:
     return change
 
 
+LB2 = "pyweb-badinput-lb2"
+
+
+def second_balancer(inventory: Inventory) -> None:
+    inventory["all"]["children"]["balancer"]["hosts"][LB2] = {}
+
+
 def no_app_hosts(inventory: Inventory) -> None:
     inventory["all"]["children"]["app"]["hosts"] = {}
 
@@ -85,6 +92,8 @@ class Case:
     files: dict[str, str] = field(default_factory=dict)
     # Hosts whose own input is fine: they may only fail at the final stop.
     clean: tuple[str, ...] = ()
+    # Text that must not appear in the output (a secret).
+    absent: tuple[str, ...] = ()
 
 
 # `{tmp}` in a value is the case's own directory (files for TLS cases live there).
@@ -214,6 +223,41 @@ CASES = [
         playbook="rollback.yml",
         expect=(APP1, "stack_replicas is 0"),
     ),
+    Case(
+        "balancer-pair-without-floating-address",
+        (second_balancer,),
+        (LB, LB2, "balancer_vip", "one floating address", "balancer_vip: 192.0.2.100"),
+    ),
+    Case(
+        # The password is never shown, only its length.
+        "vrrp-password-too-long",
+        (
+            second_balancer,
+            group_vars("balancer", balancer_vip="10.9.9.100", balancer_vrrp_password="muchtoolong1"),
+        ),
+        (
+            LB,
+            'balancer_vrrp_password is "(12 characters, not shown)"',
+            "1 to 8",
+            "ansible-vault encrypt_string",
+        ),
+        absent=("muchtoolong1",),
+    ),
+    Case(
+        "floating-address-not-ipv4",
+        (group_vars("balancer", balancer_vip="fd00::100", balancer_vrrp_password="pw123456"),),
+        (LB, 'balancer_vip is "fd00::100"', "IPv4 address"),
+    ),
+    Case(
+        "balancer-pair-with-two-passwords",
+        (
+            second_balancer,
+            group_vars("balancer", balancer_vip="10.9.9.100", balancer_vrrp_password="pw123456"),
+            host_vars(LB2, balancer_vrrp_password="other123"),
+        ),
+        ("balancer_vrrp_router_id and balancer_vrrp_password", "2 different password(s)"),
+        absent=("pw123456", "other123"),
+    ),
     # A valid inventory passes. Its hosts do not exist, so only the checks
     # that need no connection run (offline).
     Case(
@@ -233,6 +277,16 @@ CASES = [
         extra=("-e", "pyweb_validate_offline=true"),
         ok=True,
         files={"cert.pem": "certificate\n", "key.pem": "key\n"},
+    ),
+    Case(
+        "valid-balancer-pair",
+        (
+            second_balancer,
+            group_vars("balancer", balancer_vip="10.9.9.100", balancer_vrrp_password="pw123456"),
+        ),
+        playbook="validate.yml",
+        extra=("-e", "pyweb_validate_offline=true"),
+        ok=True,
     ),
     Case(
         "valid-colocated-inventory",
@@ -358,6 +412,8 @@ def test_bad_input_stops_before_any_change(case: Case, runs: dict[str, Run]) -> 
             assert task.startswith("Stop "), (task, host)
     for text in case.expect:
         assert text in run.output, f"{text!r} not in output:\n{tail}"
+    for text in case.absent:
+        assert text not in run.output, f"{text!r} shown in the output"
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.ok], ids=lambda c: c.id)

@@ -301,3 +301,44 @@ def test_unsafe_methods_go_to_a_twin_upstream_without_keepalive():
     safe, post = locations.split("location @pyweb_unsafe {")
     assert "proxy_pass http://app;" in safe and 'proxy_set_header Connection "";' in safe
     assert "proxy_pass http://app_unsafe;" in post and "Connection" not in post
+
+
+def test_balancer_pair_gives_each_balancer_its_peers_and_a_priority_by_place():
+    from plugins.filter.layout import balancer_pair
+
+    hosts = [
+        {"inventory_hostname": "lb1", "ansible_default_ipv4": {"address": "10.0.0.10", "interface": "eth0"}},
+        {"inventory_hostname": "lb2", "pyweb_vrrp_address": "10.0.1.13"},
+        {
+            "inventory_hostname": "lb3",
+            "ansible_default_ipv4": {"address": "10.0.0.14", "gateway": "10.0.0.1"},
+        },
+    ]
+    first = balancer_pair(hosts, "lb1")
+    assert first == {
+        "address": "10.0.0.10",
+        "peers": ["10.0.1.13", "10.0.0.14"],
+        "priority": 250,
+        "interface": "eth0",
+        "gateway": "",
+    }
+    second = balancer_pair(hosts, "lb2", "")
+    assert (second["address"], second["peers"], second["priority"]) == (
+        "10.0.1.13",
+        ["10.0.0.10", "10.0.0.14"],
+        240,
+    )
+    third = balancer_pair(hosts, "lb3", 99)
+    assert (third["priority"], third["gateway"], third["interface"]) == (99, "10.0.0.1", "")
+
+
+def test_balancer_pair_names_the_balancer_without_address():
+    from plugins.filter.layout import balancer_pair
+
+    with pytest.raises(
+        ValueError, match="balancer lb2: no address for its VRRP peers; set pyweb_vrrp_address"
+    ):
+        balancer_pair(
+            [{"inventory_hostname": "lb1", "pyweb_vrrp_address": "10.0.0.1"}, {"inventory_hostname": "lb2"}],
+            "lb1",
+        )

@@ -1,0 +1,141 @@
+"""A balancer pair under faults, as its clients see it: which balancer holds
+the floating address, and one fault on the holder under load - the address
+must move to the other balancer, and stay there when the old holder returns.
+Used by the cluster scenario and by scripts/bench_failover.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.lib import lab
+from tests.lib.faults import Fault
+from tests.lib.loadgen import Config, LoadRunner, RequestRecord
+
+POLL_S = 0.1
+
+
+def holds(balancer: str, vip: str) -> bool | None:
+    """Whether the balancer holds the address; None when it cannot be asked
+    (frozen, killed, booting)."""
+    try:
+        out = lab.controller_docker("exec", balancer, "ip", "-o", "-4", "addr", "show", "to", f"{vip}/32")
+    except lab.DockerError:
+        return None
+    return bool(out.strip())
+
+
+def holders(balancers: Sequence[str], vip: str) -> list[str]:
+    return [b for b in balancers if holds(b, vip)]
+
+
+def serves(balancer: str, address: str) -> bool:
+    """The balancer's Nginx answers on its own address and its keepalived runs."""
+    try:
+        if lab.http(f"http://{address}/nginx-health", timeout=1.0).status != 200:
+            return False
+        lab.controller_docker("exec", balancer, "systemctl", "is-active", "--quiet", "keepalived")
+    except (OSError, lab.DockerError):
+        return False
+    return True
+
+
+@dataclass
+class PairRun:
+    """One fault on the holder, on the load's clock (seconds since it started)."""
+
+    fault: str
+    holder: str
+    taker: str | None
+    summary: dict[str, Any]  # the clients that ran through the fault
+    records: list[RequestRecord]
+    fresh: dict[str, Any] | None  # clients that started once the address had moved (new users)
+    struck: float  # the fault command was issued
+    applied: float  # it returned
+    moved: float | None  # another balancer held the address
+    undone: float
+    returned: float | None  # the old holder served again (its own address) with keepalived running
+    holders_after: list[str] = field(default_factory=list)  # after it returned and `after` more seconds
+
+    @property
+    def moved_after(self) -> float | None:
+        return None if self.moved is None else round(self.moved - self.struck, 2)
+
+    def in_flight_until_moved(self, record: RequestRecord) -> bool:
+        """Sent before the address moved, and not answered before the fault:
+        it went to the holder that failed."""
+        moved = self.moved if self.moved is not None else self.undone
+        return record.start <= moved and record.end >= self.struck
+
+    def longest(self, method: str) -> float:
+        return max((r.latency for r in self.records if r.method == method), default=0.0)
+
+    def report(self) -> str:
+        methods = self.summary["by_method"]
+        fresh = self.fresh or {"total": 0, "by_method": {}, "max_gap_s": None, "latency_ms": {}}
+        return (
+            f"{self.fault}: address moved {self.holder} -> {self.taker} after {self.moved_after} s; "
+            f"clients through the fault: {self.summary['total']} requests, GET {methods['GET']}, "
+            f"POST {methods['POST']}, longest time without an answer {self.summary['max_gap_s']} s, "
+            f"longest GET {self.longest('GET'):.2f} s, longest POST {self.longest('POST'):.2f} s; "
+            f"clients started after the move: {fresh['total']} requests, {fresh['by_method']}, "
+            f"longest time without an answer {fresh['max_gap_s']} s, "
+            f"max latency {fresh['latency_ms'].get('max')} ms; "
+            f"holders after the old one returned: {self.holders_after}"
+        )
+
+
+def run_pair_fault(
+    url: str,
+    balancers: dict[str, str],
+    vip: str,
+    make: Callable[[str], Fault],
+    hold: float = 20.0,
+    after: float = 10.0,
+    clients: int = 8,
+) -> PairRun:
+    """Load `url` (the floating address) at full speed, half kept-alive, a
+    quarter POSTs; strike the holder after 5 s, undo after `hold`, wait until
+    it serves again (up to 120 s), watch `after` more seconds."""
+    now = holders(list(balancers), vip)
+    if len(now) != 1:
+        raise AssertionError(f"expected one holder of {vip} before the fault, found {now}")
+    holder, others = now[0], [b for b in balancers if b != now[0]]
+    fault = make(holder)
+    config = Config(
+        url=url, clients=clients, duration=600.0, post_ratio=0.25, timeout=60.0, keepalive_ratio=0.5
+    )
+    fresh_runner = LoadRunner(config)
+    with LoadRunner(config) as runner:
+        time.sleep(5)
+        struck = runner.elapsed()
+        fault.apply()
+        applied = runner.elapsed()
+        moved = _first(lambda: bool(holders(others, vip)), runner, hold)
+        if moved is not None:
+            fresh_runner.start()  # new users, who only ever reach the new holder
+        time.sleep(max(0.0, hold - (runner.elapsed() - struck)))
+        undone = runner.elapsed()
+        fault.undo()
+        returned = _first(lambda: serves(holder, balancers[holder]), runner, 120.0)
+        time.sleep(after)
+        summary = runner.stop().to_dict()
+        records = runner.records()
+        fresh = fresh_runner.stop().to_dict() if moved is not None else None
+    taker = next(iter(holders(others, vip)), None)
+    return PairRun(
+        fault.name, holder, taker, summary, records, fresh, struck, applied, moved, undone, returned,
+        holders(list(balancers), vip),
+    )  # fmt: skip
+
+
+def _first(predicate: Callable[[], bool], runner: LoadRunner, within: float) -> float | None:
+    """The load's clock when predicate() first held, polled; None after `within` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return runner.elapsed()
+        time.sleep(POLL_S)
+    return None
