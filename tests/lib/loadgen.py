@@ -197,6 +197,10 @@ class RequestRecord:
     replica: str | None = None
     version: str | None = None
     keepalive: bool = False  # sent over a connection that had already carried a request
+    # When the connection that carried it was opened (seconds since the run
+    # start; ``start`` for a new connection): tells which server a kept-alive
+    # request went to when the address moved in between.
+    connection_opened: float | None = None
 
     @property
     def end(self) -> float:
@@ -314,6 +318,7 @@ class PersistentConnection:
         self._target = target
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+        self.opened = 0.0  # time.monotonic() when the connection in use was opened
 
     @property
     def reused(self) -> bool:
@@ -322,6 +327,8 @@ class PersistentConnection:
 
     def send(self, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:
         """Send one request; return (status, reason, body)."""
+        if self._conn is None:
+            self.opened = time.monotonic()
         conn = self._conn or self._target.connection(self._timeout)
         self._conn = None  # kept again only after a complete answer that leaves it open
         keep = False
@@ -386,6 +393,7 @@ def perform_request(
             error=type(exc).__name__,
             message=(str(exc) or repr(exc))[:MESSAGE_LIMIT],
             keepalive=reused,
+            connection_opened=_opened(connection, started) - origin,
         )
     latency = time.monotonic() - started
     host, replica, version = parse_identity(data)
@@ -403,7 +411,12 @@ def perform_request(
         replica=replica,
         version=version,
         keepalive=reused,
+        connection_opened=_opened(connection, started) - origin,
     )
+
+
+def _opened(connection: PersistentConnection | None, started: float) -> float:
+    return connection.opened if connection is not None and connection.opened else started
 
 
 def _status_message(reason: str, data: bytes) -> str:

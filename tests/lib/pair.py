@@ -5,6 +5,7 @@ Used by the cluster scenario and by scripts/bench_failover.py."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,32 @@ def holds(balancer: str, vip: str) -> bool | None:
 
 def holders(balancers: Sequence[str], vip: str) -> list[str]:
     return [b for b in balancers if holds(b, vip)]
+
+
+def mac(balancer: str) -> str:
+    out = lab.controller_docker(
+        "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.MacAddress}} {{end}}", balancer
+    )
+    return out.split()[0].lower()
+
+
+def neighbor_mac(address: str) -> str | None:
+    """The link-layer address this machine sends `address`'s packets to now
+    (its neighbour table), None when it has no entry."""
+    out = subprocess.run(["ip", "-o", "neigh", "show", "to", address], capture_output=True, text=True).stdout
+    fields = out.split()
+    return fields[fields.index("lladdr") + 1].lower() if "lladdr" in fields else None
+
+
+def moved_to(balancers: Sequence[str], vip: str, macs: dict[str, str]) -> str | None:
+    """The balancer of `balancers` that holds the address, once this machine
+    (the clients' side) sends the address's packets to it too: the
+    gratuitous ARP of the new holder arrived."""
+    now = holders(balancers, vip)
+    if not now:
+        return None
+    seen = neighbor_mac(vip)
+    return now[0] if seen is None or seen == macs[now[0]] else None
 
 
 def serves(balancer: str, address: str) -> bool:
@@ -63,11 +90,14 @@ class PairRun:
     def moved_after(self) -> float | None:
         return None if self.moved is None else round(self.moved - self.struck, 2)
 
-    def in_flight_until_moved(self, record: RequestRecord) -> bool:
-        """Sent before the address moved, and not answered before the fault:
-        it went to the holder that failed."""
+    def went_to_old_holder(self, record: RequestRecord) -> bool:
+        """Sent to the balancer that failed: before the address moved, or over
+        a kept-alive connection opened to it before the move (that connection
+        dies with it, whenever its next request is sent), and not answered
+        before the fault."""
         moved = self.moved if self.moved is not None else self.undone
-        return record.start <= moved and record.end >= self.struck
+        opened = record.connection_opened if record.connection_opened is not None else record.start
+        return min(record.start, opened) <= moved and record.end >= self.struck
 
     def longest(self, method: str) -> float:
         return max((r.latency for r in self.records if r.method == method), default=0.0)
@@ -103,6 +133,7 @@ def run_pair_fault(
     if len(now) != 1:
         raise AssertionError(f"expected one holder of {vip} before the fault, found {now}")
     holder, others = now[0], [b for b in balancers if b != now[0]]
+    macs = {b: mac(b) for b in balancers}
     fault = make(holder)
     config = Config(
         url=url, clients=clients, duration=600.0, post_ratio=0.25, timeout=60.0, keepalive_ratio=0.5
@@ -113,7 +144,7 @@ def run_pair_fault(
         struck = runner.elapsed()
         fault.apply()
         applied = runner.elapsed()
-        moved = _first(lambda: bool(holders(others, vip)), runner, hold)
+        moved = _first(lambda: moved_to(others, vip, macs) is not None, runner, hold)
         if moved is not None:
             fresh_runner.start()  # new users, who only ever reach the new holder
         time.sleep(max(0.0, hold - (runner.elapsed() - struck)))

@@ -629,6 +629,12 @@ def test_dropped_keepalive_connection_fails_once_then_reconnects(ka_backend: Kee
     assert failed.status == 0 and failed.keepalive and failed.error in DROPPED_ERRORS
     assert records[4].ok and not records[4].keepalive  # the next request: new connection, success
     assert ka_backend.connections == 2 and ka_backend.requests == 6  # no silent retry
+    # Each request names when its connection was opened: the first four one, the last three another.
+    opened = [r.connection_opened for r in records]
+    assert len(set(opened[:4])) == 1 and len(set(opened[4:])) == 1
+    for first in (records[0], records[4]):  # opened by the request itself, before it was answered
+        assert first.start <= first.connection_opened <= first.end
+    assert opened[4] > opened[0]
     assert summary.by_mode == {
         "keepalive": {"total": 5, "ok": 4, "failed": 1},
         "new": {"total": 2, "ok": 2, "failed": 0},

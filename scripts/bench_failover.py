@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Failover of the balancer pair's floating address, per fault kind, on the
+lab of `make demo` (two balancers, 172.31.251.100).
+
+For each fault on the balancer that holds the address - killed (and started
+again), frozen 20 s (every process, its containers too), cut off its network
+20 s (every packet dropped, no reset) - under 8 clients at full speed to the
+floating address (half kept-alive, a quarter POSTs): how long until the other
+balancer holds it (and this machine sends it the address's packets), what the
+clients that ran through the fault lost, what 8 clients that started once
+the address had moved saw, and whether the address stayed put when the old
+holder returned.
+
+    .venv/bin/python scripts/bench_failover.py [--hold 20] [--out build/bench/failover.json]
+
+Markdown on stdout, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.lib import faults, pair  # noqa: E402
+
+VIP = "172.31.251.100"
+BALANCERS = {"pyweb-lab-lb": "172.31.251.10", "pyweb-lab-lb2": "172.31.251.13"}
+KINDS = {
+    "holder killed": faults.kill_host,
+    "holder frozen 20 s": faults.freeze_host,
+    "holder cut off 20 s": faults.isolate_host,
+}
+
+
+def row(name: str, run: pair.PairRun) -> dict[str, Any]:
+    through = run.summary["by_method"]
+    fresh = run.fresh or {
+        "total": 0,
+        "by_method": {"GET": {}, "POST": {}},
+        "max_gap_s": None,
+        "latency_ms": {},
+    }
+    return {
+        "fault": name,
+        "moved_after_s": run.moved_after,
+        "through_requests": run.summary["total"],
+        "through_failed_get": through["GET"]["failed"],
+        "through_failed_post": through["POST"]["failed"],
+        "through_lost_elsewhere": sum(1 for r in run.records if not r.ok and not run.went_to_old_holder(r)),
+        "through_max_gap_s": run.summary["max_gap_s"],
+        "fresh_requests": fresh["total"],
+        "fresh_failed": sum(m.get("failed", 0) for m in fresh["by_method"].values()),
+        "fresh_longest_ms": fresh["latency_ms"].get("max"),
+        "fresh_max_gap_s": fresh["max_gap_s"],
+        "stayed": run.holders_after == [run.taker],
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| fault | address moved after | through the fault: requests | failed GET | failed POST "
+        "| of them not sent to the old holder | longest without an answer | new clients: requests | failed "
+        "| longest request | longest without an answer | stayed when the old holder returned |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['fault']} | {r['moved_after_s']} s | {r['through_requests']:,} "
+            f"| {r['through_failed_get']} | {r['through_failed_post']} | {r['through_lost_elsewhere']} "
+            f"| {r['through_max_gap_s']} s "
+            f"| {r['fresh_requests']:,} | {r['fresh_failed']} | {r['fresh_longest_ms']} ms "
+            f"| {r['fresh_max_gap_s']} s | {'yes' if r['stayed'] else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hold", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=REPO / "build/bench/failover.json")
+    args = parser.parse_args()
+    hold = max(5.0, min(args.hold, 60.0))
+    rows = []
+    for name, make in KINDS.items():
+        print(name, file=sys.stderr, flush=True)
+        run = pair.run_pair_fault(f"http://{VIP}:80", BALANCERS, VIP, make, hold=hold, after=10.0)
+        print(run.report(), file=sys.stderr, flush=True)
+        rows.append(row(name, run))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
