@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Balancer vs one replica, from the same vantage point, in one run.
 
 Needs the lab of ``make demo``. The load generator (tests/lib/loadgen.py) runs

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Shared helpers of the benchmark scripts (bench_balancer.py, bench_rollout.py).
 
 Commands with timing, ansible-playbook runs against the lab inventory, results

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Failover of the balancer pair's floating address, per fault kind, on the
 lab of `make demo` (two balancers, 172.31.251.100).
 

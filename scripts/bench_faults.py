@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Bad-day faults on the lab of `make demo`, with the health agents off
 (before: passive checks and per-try timeouts only) and on (after), in one run.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Rolling upgrade vs the naive all-at-once cutover, under the same load, in one run.
 
 Needs the lab of ``make demo``, every app host on one recorded release OLD

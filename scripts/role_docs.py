@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Regenerate the entry point and variable tables of every role README from
 its meta/argument_specs.yml, between the markers
 

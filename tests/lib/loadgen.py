@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Load generator for zero-downtime tests of an HTTP service.
 
 Standard library only (Python 3.11+), so the file can be copied alone into a

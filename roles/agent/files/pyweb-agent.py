@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python
 # Copyright: (c) 2026, pyweb.ha maintainers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """pyweb.ha health agent: active health checks for one proxy (the host Nginx of
