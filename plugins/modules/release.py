@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, pyweb.ha maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Read or record the release (deployed and previous version) of an app host."""
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ options:
         stays where it is instead of undoing the first, and the history is left as it was.
     type: bool
     default: false
-author: pyweb.ha maintainers
+version_added: 0.1.0
+author: pyweb.ha maintainers (@pyweb-ha)
 """
 
 EXAMPLES = r"""
