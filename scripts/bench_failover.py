@@ -27,6 +27,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import bench_common as bc  # noqa: E402  (beside this script)
+
 from tests.lib import faults, pair  # noqa: E402
 
 VIP = "172.31.251.100"
@@ -62,22 +64,22 @@ def row(name: str, run: pair.PairRun) -> dict[str, Any]:
     }
 
 
+HEADERS = (
+    "fault", "address moved after, s", "through the fault: requests", "failed GET", "failed POST",
+    "of them not sent to the old holder", "longest without an answer, s", "new clients: requests", "failed",
+    "longest request, ms", "longest without an answer, s", "stayed when the old holder returned",
+)  # fmt: skip
+COLUMNS = (
+    "fault", "moved_after_s", "through_requests", "through_failed_get", "through_failed_post",
+    "through_lost_elsewhere", "through_max_gap_s", "fresh_requests", "fresh_failed", "fresh_longest_ms",
+    "fresh_max_gap_s", "stayed",
+)  # fmt: skip
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| fault | address moved after | through the fault: requests | failed GET | failed POST "
-        "| of them not sent to the old holder | longest without an answer | new clients: requests | failed "
-        "| longest request | longest without an answer | stayed when the old holder returned |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['fault']} | {r['moved_after_s']} s | {r['through_requests']:,} "
-            f"| {r['through_failed_get']} | {r['through_failed_post']} | {r['through_lost_elsewhere']} "
-            f"| {r['through_max_gap_s']} s "
-            f"| {r['fresh_requests']:,} | {r['fresh_failed']} | {r['fresh_longest_ms']} ms "
-            f"| {r['fresh_max_gap_s']} s | {'yes' if r['stayed'] else 'NO'} |"
-        )
-    return "\n".join(lines)
+    """Figures as measured (bench_common's cells round floats to one digit)."""
+    cells = [[f"{r[c]:g}" if isinstance(r[c], float) else r[c] for c in COLUMNS] for r in rows]
+    return bc.markdown_table(HEADERS, cells, align="l" + "r" * 10 + "l")
 
 
 def main() -> int:

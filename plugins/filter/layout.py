@@ -153,13 +153,12 @@ def stack_layout_error(subnet: Any, count: Any) -> str:
     return ""
 
 
-def _host_address(host: Any, variable: str, what: str) -> str:
-    """A host's address as others reach it: the host variable `variable` when
-    set, else its default IPv4 address (facts). `what`: '<kind> ... for <whom>'."""
+def _host_address(host: Any, variable: str, kind: str, whom: str) -> str:
+    """A host's address as `whom` reaches it: the host variable `variable` when
+    set, else its default IPv4 address (facts)."""
     name = host.get("inventory_hostname", "?")
     address = host.get(variable) or (host.get("ansible_default_ipv4") or {}).get("address")
     if not address:
-        kind, whom = what.split(" for ", 1)
         raise ValueError(
             f"{kind} {name}: no address for {whom}; set {variable} for it in the inventory, "
             "or gather its facts (ansible_default_ipv4) in the same run"
@@ -168,7 +167,7 @@ def _host_address(host: Any, variable: str, what: str) -> str:
 
 
 def _backend_address(host: Any) -> str:
-    return _host_address(host, "pyweb_backend_address", "app host for the balancer")
+    return _host_address(host, "pyweb_backend_address", "app host", "the balancer")
 
 
 def balancer_backends(
@@ -235,7 +234,7 @@ def balancer_pair(hosts: list[Any], name: str, priority: Any = "") -> dict[str, 
         raise ValueError(f"{name} is not one of the balancers {names}")
     index = names.index(name)
     me = hosts[index]
-    addresses = [_host_address(h, "pyweb_vrrp_address", "balancer for its VRRP peers") for h in hosts]
+    addresses = [_host_address(h, "pyweb_vrrp_address", "balancer", "its VRRP peers") for h in hosts]
     own, peers = addresses[index], addresses[:index] + addresses[index + 1 :]
     given = str(priority).strip() if priority is not None else ""
     chosen = int(given) if given else max(1, VRRP_TOP_PRIORITY - 10 * index)

@@ -108,12 +108,15 @@ def rounds_until(agent_obj: Any, targets: list[dict[str, Any]], done, limit_s: f
     return time.monotonic() - started
 
 
+def run_rounds(checker: Any, targets: list[dict[str, Any]], rounds: int, pause: float) -> None:
+    for _ in range(rounds):
+        checker.check(targets)
+        time.sleep(pause)
+
+
 def test_a_healthy_target_stays_up(agent, tmp_path, healthy):
     checker = make_agent(agent, tmp_path)
-    targets = [target("app_1", healthy)]
-    for _ in range(20):
-        checker.check(targets)
-        time.sleep(0.05)
+    run_rounds(checker, [target("app_1", healthy)], 20, 0.05)
     state = checker.health["app_1"]
     assert state.up and state.fails == 0 and state.oks >= 10, vars(state)
 
@@ -133,10 +136,7 @@ def test_a_frozen_target_is_down_and_never_delays_the_checks_of_others(agent, tm
 
 def test_checks_of_a_frozen_target_are_bounded(agent, tmp_path, frozen):
     checker = make_agent(agent, tmp_path)
-    targets = [target("app_1", frozen)]
-    for _ in range(60):
-        checker.check(targets)
-        time.sleep(0.01)
+    run_rounds(checker, [target("app_1", frozen)], 60, 0.01)
     url = next(iter(checker.probes))
     assert len(checker.probes[url]) + len(checker.late[url]) <= checker.MAX_OUT
 
