@@ -12,7 +12,14 @@ for all its requests, opening a new one only after a transport error, a
 ``Connection: close`` answer or a body that could not be read to its end.  A
 request that fails on a reused connection counts as failed: it is never
 retried.  The other clients send one request per NEW connection
-(``Connection: close``).  Each record tells whether its connection was reused
+(``Connection: close``).  With ``--get-retry-for S`` (off by default) GETs
+follow the retry policy of an HTTP client or proxy in front of the service
+(RFC 9110 9.2.2 lets a client retry an idempotent request; Envoy's
+``retry_on: connect-failure,reset`` with a ``per_try_timeout``): a GET without
+an answer (refused, reset, or no answer within ``--get-try-timeout``) is sent
+again on a new connection, until S seconds after its first try; it counts as
+one request whose latency runs from its first try, ``attempts`` records the
+tries.  A POST is never retried.  Each record tells whether its connection was reused
 (``keepalive``); the summary splits the counts by that (``by_mode``) and per
 second of the run by completion time (``timeline``).  The run
 stops at the first of: ``--duration`` elapsed, ``--stop-file`` exists,
@@ -29,7 +36,8 @@ CLI::
     python3 loadgen.py --url http://127.0.0.1:8080 --clients 16 --duration 60 \
         [--post-ratio 0.25] [--timeout 5] [--stop-file PATH] [--out results.json] \
         [--max-requests N] [--path /] [--post-path /echo] [--think 0] \
-        [--keepalive-ratio 0.5] [--allow-failures]
+        [--keepalive-ratio 0.5] [--get-retry-for 0] [--get-try-timeout 1] \
+        [--allow-failures]
 
 Exit status: 0 when every request got a 2xx answer (and at least one was
 sent), 1 otherwise, 0 anyway with ``--allow-failures``; 2 on bad arguments.
@@ -78,6 +86,7 @@ FAILURE_SAMPLES = 10
 MAX_FAILURES_OUT = 1000
 MAX_BODY = 1 << 20
 MESSAGE_LIMIT = 200
+RETRY_PAUSE = 0.05  # between tries of a GET under the retry policy (a client's backoff)
 IDENTITY_KEYS = ("host", "replica", "version")
 USER_AGENT = "zero-downtime-loadgen/1"
 
@@ -138,6 +147,10 @@ class Config:
     post_path: str = "/echo"
     think: float = 0.0  # seconds each client pauses between its requests (a user's think time)
     keepalive_ratio: float = 0.5  # share of clients that reuse one persistent connection
+    # GETs without an answer are sent again on a new connection until this
+    # many seconds after their first try (0: never; POSTs never are).
+    get_retry_for: float = 0.0
+    get_try_timeout: float | None = None  # timeout of each try of a GET (default: timeout)
 
     def checked(self) -> Config:
         """Return a copy with hard caps applied; raise ValueError if invalid."""
@@ -154,11 +167,14 @@ class Config:
         _require(self.post_path.startswith("/"), "post_path must start with '/'")
         _require(0.0 <= self.think <= 10.0, "think must be within [0, 10] seconds")
         _require(0.0 <= self.keepalive_ratio <= 1.0, "keepalive_ratio must be within [0, 1]")
+        _require(0.0 <= self.get_retry_for <= MAX_TIMEOUT, "get_retry_for must be within [0, 60] seconds")
+        _require(self.get_try_timeout is None or self.get_try_timeout > 0, "get_try_timeout must be > 0")
         return replace(
             self,
             clients=min(self.clients, MAX_CLIENTS),
             duration=min(self.duration, MAX_DURATION),
             timeout=min(self.timeout, MAX_TIMEOUT),
+            get_try_timeout=min(self.get_try_timeout or self.timeout, MAX_TIMEOUT),
         )
 
     @property
@@ -201,6 +217,8 @@ class RequestRecord:
     # start; ``start`` for a new connection): tells which server a kept-alive
     # request went to when the address moved in between.
     connection_opened: float | None = None
+    attempts: int = 1  # tries of a GET under the retry policy (latency runs from the first)
+    first_error: str = ""  # why the first try of a retried GET failed
 
     @property
     def end(self) -> float:
@@ -325,12 +343,18 @@ class PersistentConnection:
         """Whether the next request goes over a connection that already carried one."""
         return self._conn is not None
 
-    def send(self, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:
-        """Send one request; return (status, reason, body)."""
+    def send(
+        self, method: str, path: str, body: bytes | None, timeout: float | None = None
+    ) -> tuple[int, str, bytes]:
+        """Send one request (``timeout``: this request's, default the connection's);
+        return (status, reason, body)."""
         if self._conn is None:
             self.opened = time.monotonic()
         conn = self._conn or self._target.connection(self._timeout)
         self._conn = None  # kept again only after a complete answer that leaves it open
+        conn.timeout = self._timeout if timeout is None else timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(conn.timeout)
         keep = False
         try:
             headers = request_headers(body, keep_alive=True)
@@ -379,7 +403,7 @@ def perform_request(
         if connection is None:
             status, reason, data = send_request(target, method, path, body, timeout)
         else:
-            status, reason, data = connection.send(method, path, body)
+            status, reason, data = connection.send(method, path, body, timeout)
     except Exception as exc:
         latency = time.monotonic() - started
         return RequestRecord(
@@ -412,6 +436,42 @@ def perform_request(
         version=version,
         keepalive=reused,
         connection_opened=_opened(connection, started) - origin,
+    )
+
+
+def perform_get(
+    target: Target,
+    path: str,
+    config: Config,
+    *,
+    index: int,
+    client: int,
+    origin: float,
+    connection: PersistentConnection | None = None,
+) -> RequestRecord:
+    """A GET under the configured retry policy: a try without an answer
+    (transport error or no answer within ``get_try_timeout``) is sent again on
+    a new connection until ``get_retry_for`` seconds after the first try; an
+    answer, even an error status, ends it. One record for all the tries."""
+    timeout = config.get_try_timeout or config.timeout
+    first = perform_request(
+        target, "GET", path, None, timeout, index=index, client=client, origin=origin, connection=connection
+    )
+    last, attempts = first, 1
+    while last.status == 0 and time.monotonic() - origin - first.start < config.get_retry_for:
+        attempts += 1
+        time.sleep(RETRY_PAUSE)
+        last = perform_request(target, "GET", path, None, timeout, index=index, client=client, origin=origin)
+    if attempts == 1:
+        return first
+    return replace(
+        last,
+        start=first.start,
+        latency=last.end - first.start,
+        keepalive=first.keepalive,
+        connection_opened=first.connection_opened,
+        attempts=attempts,
+        first_error=f"{first.error}: {first.message}"[:MESSAGE_LIMIT],
     )
 
 
@@ -458,6 +518,9 @@ class Summary:
     by_mode: dict[str, dict[str, int]] = field(default_factory=dict)
     # per second of the run (by end time): {"second", "ok", "failed", "p99_ms", "versions"}
     timeline: list[dict[str, object]] = field(default_factory=list)
+    # per method: requests answered only after the client retried them (a GET
+    # under the retry policy); each counts once, in by_method, by its last try
+    retried: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -501,6 +564,7 @@ def summarize(
         notes=_notes(len(records), ok, clients_unfinished),
         by_mode=_mode_counts(records),
         timeline=timeline(records, duration),
+        retried=dict(sorted(Counter(r.method for r in records if r.attempts > 1).items())),
     )
 
 
@@ -719,15 +783,22 @@ class LoadRunner:
 
     def _request(self, index: int, client: int, connection: PersistentConnection | None) -> RequestRecord:
         if is_post(index, self.config.post_ratio):
-            method, path, body = "POST", self.config.post_path, post_body(index, client)
-        else:
-            method, path, body = "GET", self.config.path, None
-        return perform_request(
+            body = post_body(index, client)
+            return perform_request(
+                self._target,
+                "POST",
+                self.config.post_path,
+                body,
+                self.config.timeout,
+                index=index,
+                client=client,
+                origin=self._origin,
+                connection=connection,
+            )
+        return perform_get(
             self._target,
-            method,
-            path,
-            body,
-            self.config.timeout,
+            self.config.path,
+            self.config,
             index=index,
             client=client,
             origin=self._origin,
@@ -829,6 +900,7 @@ def format_summary(summary: Summary) -> str:
         "status: " + (" ".join(f"{code}={n}" for code, n in summary.by_status.items()) or "-"),
         "methods: "
         + (", ".join(f"{m} {c['ok']}/{c['total']} ok" for m, c in summary.by_method.items()) or "-"),
+        "retried: " + (", ".join(f"{m} {n}" for m, n in summary.retried.items()) or "-"),
         "connections: "
         + (", ".join(f"{m} {c['ok']}/{c['total']} ok" for m, c in summary.by_mode.items()) or "-"),
         "backends: "
@@ -889,6 +961,16 @@ def build_parser() -> argparse.ArgumentParser:
             "the others open a new connection per request"
         ),
     )
+    parser.add_argument(
+        "--get-retry-for",
+        type=float,
+        default=0.0,
+        help="send a GET without an answer again, on a new connection, until this many seconds "
+        "after its first try (0: never; POSTs never are)",
+    )
+    parser.add_argument(
+        "--get-try-timeout", type=float, help="timeout of each try of a GET (default: --timeout)"
+    )
     parser.add_argument("--allow-failures", action="store_true", help="exit 0 even if requests failed")
     return parser
 
@@ -906,6 +988,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         post_path=args.post_path,
         think=args.think,
         keepalive_ratio=args.keepalive_ratio,
+        get_retry_for=args.get_retry_for,
+        get_try_timeout=args.get_try_timeout,
     )
 
 

@@ -108,9 +108,11 @@ class PairRun:
         return (
             f"{self.fault}: address moved {self.holder} -> {self.taker} after {self.moved_after} s; "
             f"clients through the fault: {self.summary['total']} requests, GET {methods['GET']}, "
-            f"POST {methods['POST']}, longest time without an answer {self.summary['max_gap_s']} s, "
+            f"POST {methods['POST']}, retried {self.summary.get('retried', {})}, "
+            f"longest time without an answer {self.summary['max_gap_s']} s, "
             f"longest GET {self.longest('GET'):.2f} s, longest POST {self.longest('POST'):.2f} s; "
             f"clients started after the move: {fresh['total']} requests, {fresh['by_method']}, "
+            f"retried {fresh.get('retried', {})}, "
             f"longest time without an answer {fresh['max_gap_s']} s, "
             f"max latency {fresh['latency_ms'].get('max')} ms; "
             f"holders after the old one returned: {self.holders_after}"
@@ -118,26 +120,23 @@ class PairRun:
 
 
 def run_pair_fault(
-    url: str,
     balancers: dict[str, str],
     vip: str,
     make: Callable[[str], Fault],
+    config: Config,
     hold: float = 20.0,
     after: float = 10.0,
-    clients: int = 8,
 ) -> PairRun:
-    """Load `url` (the floating address) at full speed, half kept-alive, a
-    quarter POSTs; strike the holder after 5 s, undo after `hold`, wait until
-    it serves again (up to 120 s), watch `after` more seconds."""
+    """Load the floating address with `config`'s clients; strike the holder
+    after 5 s, undo after `hold`, wait until it serves again (up to 120 s),
+    watch `after` more seconds. A second set of `config`'s clients starts
+    once the address has moved (new users)."""
     now = holders(list(balancers), vip)
     if len(now) != 1:
         raise AssertionError(f"expected one holder of {vip} before the fault, found {now}")
     holder, others = now[0], [b for b in balancers if b != now[0]]
     macs = {b: mac(b) for b in balancers}
     fault = make(holder)
-    config = Config(
-        url=url, clients=clients, duration=600.0, post_ratio=0.25, timeout=60.0, keepalive_ratio=0.5
-    )
     fresh_runner = LoadRunner(config)
     with LoadRunner(config) as runner:
         time.sleep(5)

@@ -44,8 +44,8 @@ class Backend(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.lock = threading.Lock()
         self.count = 0
         self.fail_every = 0  # every n-th request answers 502
@@ -729,3 +729,86 @@ def test_cli_keepalive_ratio(
     with pytest.raises(SystemExit) as excinfo:
         lg.main(cli_args(ka_backend.url, "--keepalive-ratio", "1.5"))
     assert excinfo.value.code == 2
+
+
+# --------------------------------------------------------------------------
+# The GET retry policy (a client or proxy that retries idempotent requests)
+# --------------------------------------------------------------------------
+
+
+def test_a_dropped_get_is_sent_again_and_counts_once(ka_backend: KeepAliveBackend) -> None:
+    ka_backend.drop_after = 3
+    cfg = config(
+        ka_backend.url, clients=1, keepalive_ratio=1.0, max_requests=7, post_ratio=0.0, get_retry_for=2.0
+    )
+    summary, records = run_with_records(cfg)
+    assert (summary.total, summary.ok, summary.failed) == (7, 7, 0)
+    retried = records[3]
+    assert retried.attempts == 2 and retried.keepalive  # its first try went over the dropped connection
+    assert retried.first_error.split(":")[0] in DROPPED_ERRORS
+    assert retried.connection_opened == records[0].connection_opened  # the first try's connection
+    assert [r.attempts for r in records if r is not retried] == [1] * 6
+    assert summary.retried == {"GET": 1}
+    assert ka_backend.requests == 7  # the retry reached the server once
+
+
+def test_posts_are_never_retried(ka_backend: KeepAliveBackend) -> None:
+    ka_backend.drop_after = 3
+    cfg = config(
+        ka_backend.url, clients=1, keepalive_ratio=1.0, max_requests=7, post_ratio=1.0, get_retry_for=2.0
+    )
+    summary, records = run_with_records(cfg)
+    assert (summary.total, summary.failed) == (7, 1)
+    assert all(r.attempts == 1 for r in records) and summary.retried == {}
+
+
+def test_a_get_without_an_answer_is_retried_after_its_try_timeout(backend: Backend) -> None:
+    backend.delay = 0.6  # every answer comes after 0.6 s; each try waits 0.2 s
+    cfg = config(backend.url, clients=1, max_requests=1, get_retry_for=1.0, get_try_timeout=0.2)
+    summary, records = run_with_records(cfg)
+    (only,) = records
+    assert only.status == 0 and only.error in {"TimeoutError", "timeout"}
+    assert only.attempts >= 4 and "timed out" in only.first_error
+    # Tries stop once get_retry_for has passed: at most one try (0.2 s) and one pause after it.
+    assert 1.0 <= only.latency <= 1.0 + 0.2 + lg.RETRY_PAUSE + 0.3
+    assert summary.failed == 1 and summary.retried == {"GET": 1}
+
+
+def test_refused_gets_are_retried_until_the_server_comes(backend: Backend) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started: list[Backend] = []
+
+    def start_on(number: int) -> None:
+        server = Backend(number)
+        started.append(server)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    late = threading.Timer(0.5, lambda: start_on(port))
+    late.start()
+    try:
+        cfg = config(f"http://127.0.0.1:{port}", clients=1, max_requests=1, get_retry_for=3.0)
+        summary, records = run_with_records(cfg)
+    finally:
+        late.join()
+        for server in started:
+            server.shutdown()
+            server.server_close()
+    (only,) = records
+    assert only.ok and only.attempts > 2 and only.first_error.startswith("ConnectionRefusedError")
+    assert 0.5 <= only.latency < 1.5 and summary.max_gap_s >= 0.5
+
+
+def test_retry_policy_config_and_cli() -> None:
+    assert lg.Config(url="http://x").checked().get_try_timeout == 5.0
+    assert lg.Config(url="http://x", get_try_timeout=0.5).checked().get_try_timeout == 0.5
+    with pytest.raises(ValueError, match="get_retry_for"):
+        lg.Config(url="http://x", get_retry_for=-1).checked()
+    with pytest.raises(ValueError, match="get_try_timeout"):
+        lg.Config(url="http://x", get_try_timeout=0).checked()
+    args = lg.build_parser().parse_args(
+        cli_args("http://x", "--get-retry-for", "4.5", "--get-try-timeout", "0.5")
+    )
+    cfg = lg.config_from_args(args)
+    assert (cfg.get_retry_for, cfg.get_try_timeout) == (4.5, 0.5)

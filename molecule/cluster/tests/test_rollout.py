@@ -1,11 +1,12 @@
-"""Rolling upgrades under load, cluster shape (balancer + 2 app hosts x 2
+"""Rolling upgrades under load, cluster shape (balancer pair + 2 app hosts x 2
 replicas): v1 -> v2 with no failed request while both hosts stay in the
 balancer and every replica keeps serving; a broken v3 stopped at its first
 successor, which never answers a client; a rollback to v1; status and a
 later site.yml that changes nothing.
 
 Two loads run across each playbook, at full speed with half keep-alive
-clients and a quarter POSTs: 16 clients through the balancer, and 8 straight
+clients and a quarter POSTs: 16 clients through the balancers' floating
+address (held by whichever balancer the failovers left it on), and 8 straight
 to app1's Nginx (bypassing the balancer, so the per-replica switch itself is
 what is measured)."""
 
@@ -31,7 +32,9 @@ from tests.lib.underload import (
 )
 
 APP_HOSTS = ["pyweb-cluster-app1", "pyweb-cluster-app2"]
-BALANCER = "pyweb-cluster-lb"
+BALANCERS = ["pyweb-cluster-lb", "pyweb-cluster-lb2"]
+VIP = "172.31.250.100"  # group_vars/balancer.yml
+PASSWORD_FILE = Path(os.environ["HOME"]) / ".cache/pyweb-ha/lab-vrrp-password"
 REPLICAS = 2
 RESULTS = Path(__file__).resolve().parent / "results"
 PAIRS = {(h, f"app_{i}") for h in APP_HOSTS for i in range(1, REPLICAS + 1)}
@@ -39,7 +42,7 @@ PAIRS = {(h, f"app_{i}") for h in APP_HOSTS for i in range(1, REPLICAS + 1)}
 
 @pytest.fixture(scope="module")
 def lb_url() -> str:
-    return f"http://{lab.container_ip(BALANCER)}:80"
+    return f"http://{VIP}:80"
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +259,22 @@ def test_an_upgrade_killed_at_three_points_under_load_converges_when_run_again(l
         assert "3.0.0" not in tags and set(history) <= tags, (host_name, history, tags)
 
 
-def test_site_after_rollouts_changes_nothing():
-    result = lab.run_playbook("site.yml")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]
+def test_site_after_rollouts_changes_nothing_and_never_prints_the_vrrp_password():
+    """After the faults, failovers and rollouts, site.yml at its most verbose
+    with --diff changes nothing on any host (whichever balancer holds the
+    address), prints no VRRP password, and both balancers route alike: the
+    rollouts' drains and returns reached both. The password file is root's only."""
+    password = PASSWORD_FILE.read_text().strip()
+    assert len(password) == 8
+    result = lab.run_playbook("site.yml", "-vvv", "--diff")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert set(lab.recap_changed(output).values()) == {0}, output[-3000:]
+    assert password not in output
+    configs = set()
+    for name in BALANCERS:
+        balancer = lab.molecule_host(name)
+        assert balancer.check_output("stat -c '%a %U' /etc/keepalived/pyweb-vrrp-auth.conf") == "600 root"
+        assert password not in balancer.check_output("journalctl --no-pager -q -u keepalived")
+        configs.add(balancer.check_output("sha256sum < /opt/pyweb-balancer/nginx/nginx.conf"))
+    assert len(configs) == 1, configs

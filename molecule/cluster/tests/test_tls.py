@@ -1,6 +1,6 @@
-"""TLS termination at the balancer (self-signed for the lab): TLS 1.2 and 1.3
-accepted, TLS 1.1 refused by the server, HTTP redirected, HSTS only on HTTPS.
-Runs last: it re-runs site.yml with TLS on."""
+"""TLS termination at the balancers (self-signed for the lab): TLS 1.2 and 1.3
+accepted, TLS 1.1 refused by the server, HTTP redirected, HSTS only on HTTPS,
+on the floating address. Runs last: it re-runs site.yml with TLS on."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from tests.lib import lab
 
-BALANCER = "pyweb-cluster-lb"
+BALANCERS = ["pyweb-cluster-lb", "pyweb-cluster-lb2"]
+VIP = "172.31.250.100"  # group_vars/balancer.yml
 TLS_VARS = '{"balancer_tls": true, "balancer_tls_self_signed": true}'
 
 
@@ -21,7 +22,7 @@ TLS_VARS = '{"balancer_tls": true, "balancer_tls_self_signed": true}'
 def balancer_ip() -> str:
     result = lab.run_playbook("site.yml", "-e", TLS_VARS)
     assert result.returncode == 0, result.stdout[-3000:]
-    return lab.container_ip(BALANCER)
+    return VIP
 
 
 def context(version: ssl.TLSVersion) -> ssl.SSLContext:
@@ -108,14 +109,19 @@ def self_signed(tmp_path, name: str, days: int, key=None) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
-def balancer_tls_files() -> str:
-    host = lab.molecule_host(BALANCER)
-    return host.check_output(
-        "sha256sum /opt/pyweb-balancer/nginx/tls/cert.pem /opt/pyweb-balancer/nginx/tls/key.pem"
-    )
+def balancer_tls_files() -> list[str]:
+    return [
+        lab.molecule_host(name).check_output(
+            "sha256sum /opt/pyweb-balancer/nginx/tls/cert.pem /opt/pyweb-balancer/nginx/tls/key.pem"
+        )
+        for name in BALANCERS
+    ]
 
 
 def refused(tmp_path, cert: str, key: str, needle: str) -> None:
+    """site.yml with a bad certificate fails on the first balancer it reaches,
+    and neither balancer's certificate changes; the run covered the app hosts
+    first: it gave their deploy lease back."""
     before = balancer_tls_files()
     bad = json.dumps({"balancer_tls": True, "balancer_tls_cert": cert, "balancer_tls_key": key})
     result = lab.run_playbook("site.yml", "-e", bad)
@@ -123,11 +129,11 @@ def refused(tmp_path, cert: str, key: str, needle: str) -> None:
     assert needle in result.stdout, result.stdout[-3000:]
     assert "Nothing was copied; the balancer keeps its certificate" in result.stdout
     assert balancer_tls_files() == before
-    # The run failed on the balancer, after the app hosts: it gave their deploy lease back.
     for app_host in ("pyweb-cluster-app1", "pyweb-cluster-app2"):
         assert not lab.molecule_host(app_host).file("/opt/pyweb/lease.json").exists, app_host
-    status, _, _ = https_get(lab.container_ip(BALANCER), ssl.TLSVersion.TLSv1_3)
-    assert status == 200
+    for name in BALANCERS:
+        status, _, _ = https_get(lab.container_ip(name), ssl.TLSVersion.TLSv1_3)
+        assert status == 200, name
 
 
 def test_a_garbage_certificate_is_refused_before_anything_is_copied(tmp_path):

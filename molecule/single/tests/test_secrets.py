@@ -1,12 +1,12 @@
-"""A vaulted app secret reaches the replicas and never appears in the output
-of a verbose play; a changed secret is rolled one replica at a time under
-load, without a failed request."""
+"""A vaulted app secret (conftest.py) reaches the replicas and never appears
+in the output of a verbose play; a changed secret is rolled one replica at a
+time under load, without a failed request. test_single's upgrades and
+rollbacks run with the same secret, at -v and -vvv with --diff, and check
+their output too."""
 
 from __future__ import annotations
 
 import hashlib
-import secrets
-import subprocess
 from pathlib import Path
 
 from tests.lib import lab
@@ -17,39 +17,14 @@ HOST = "pyweb-single-app1"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def vaulted_extra_vars(tmp_path, sentinel: str) -> tuple[str, str]:
-    password = tmp_path / "vault-pass"
-    password.write_text(secrets.token_hex(16))
-    encrypted = subprocess.run(
-        ["ansible-vault", "encrypt_string", "--vault-password-file", str(password), sentinel],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    indented = "\n".join("    " + line for line in encrypted.strip().splitlines())
-    extra = tmp_path / "secrets.yml"
-    extra.write_text(f"stack_app_secrets:\n  APP_SECRET_SENTINEL:\n{indented}\n")
-    return str(password), str(extra)
-
-
-def test_a_changed_vaulted_secret_is_rolled_under_load_and_never_printed(host, tmp_path):
+def test_a_changed_vaulted_secret_is_rolled_under_load_and_never_printed(host, vault):
     """site.yml -v with a new secret while 16 clients load the host: each
     replica is replaced beside itself (no failed GET or POST), the app sees
     the new value, and neither the output nor the journal shows it."""
-    sentinel = "pyweb-sentinel-" + secrets.token_hex(12)
-    password, extra = vaulted_extra_vars(tmp_path, sentinel)
+    sentinel = vault.sentinel
     before = set(lab.replica_containers(host))
     url = f"http://{lab.container_ip(HOST)}:80"
-    run = run_under_load(
-        {"direct": load(url, 16)},
-        "site.yml",
-        "-v",
-        "--vault-password-file",
-        password,
-        "-e",
-        f"@{extra}",
-        results=RESULTS,
-    )
+    run = run_under_load({"direct": load(url, 16)}, "site.yml", "-v", *vault.flags, results=RESULTS)
     output = run.log()
     assert run.result.returncode == 0, output[-3000:]
     assert_no_failed_request(run)
@@ -68,25 +43,16 @@ def test_a_changed_vaulted_secret_is_rolled_under_load_and_never_printed(host, t
     assert sentinel in env.content_string
 
 
-def test_no_playbook_prints_the_secret_at_any_verbosity(host, tmp_path):
-    """status, upgrade and rollback inspect the replicas (whose environment
-    holds the secret): at -v, -vvv and with --diff, the secret never shows."""
-    sentinel = "pyweb-sentinel-" + secrets.token_hex(12)
-    password, extra = vaulted_extra_vars(tmp_path, sentinel)
-    vault = ("--vault-password-file", password, "-e", f"@{extra}")
-    runs = [
-        ("site.yml", "-vvv", "--diff"),
-        ("status.yml", "-v"),
-        ("status.yml", "-vvv"),
-        ("upgrade.yml", "-v", "--diff", "-e", "app_version=2.0.0"),
-        ("rollback.yml", "-vvv", "--diff"),
-    ]
-    for playbook, *flags in runs:
-        result = lab.run_playbook(playbook, *flags, *vault)
+def test_status_never_prints_the_secret(vault):
+    """status inspects the replicas, whose environment holds the secret: at
+    -v and -vvv it never shows. (site.yml -vvv --diff, upgrade.yml -v --diff
+    and rollback.yml -vvv --diff: test_single, under load.)"""
+    for flags in (("-v",), ("-vvv",)):
+        result = lab.run_playbook("status.yml", *flags, *vault.flags)
         output = result.stdout + result.stderr
-        assert result.returncode == 0, (playbook, output[-3000:])
-        assert sentinel not in output, (playbook, flags)
-    digest = "sha256:" + hashlib.sha256(sentinel.encode()).hexdigest()
+        assert result.returncode == 0, (flags, output[-3000:])
+        assert vault.sentinel not in output, flags
+    digest = "sha256:" + hashlib.sha256(vault.sentinel.encode()).hexdigest()
     url = f"http://{lab.container_ip(HOST)}:80/config"
     assert lab.http(url).body["secrets"]["APP_SECRET_SENTINEL"] == digest
     assert lab.http(url).body["version"] == "1.0.0"

@@ -1,7 +1,9 @@
 """The seed's shape (one app host, two replicas, Nginx in front, no
 balancer): upgrade and rollback under load with no failed request, first
 with two replicas, then with one. Clients talk straight to the host's Nginx,
-at full speed, half of them on kept-alive connections, a quarter POSTs."""
+at full speed, half of them on kept-alive connections, a quarter POSTs.
+Every run carries the scenario's vaulted secret (conftest.py) at -v or -vvv
+with --diff, and its output must not show it."""
 
 from __future__ import annotations
 
@@ -33,10 +35,11 @@ def replicas_answering(url: str, count: int = 40) -> dict[str, set[str]]:
     return seen
 
 
-def roll(url: str, replicas: int, playbook: str, *args: str) -> None:
-    extra = ("-e", f"stack_replicas={replicas}")
+def roll(url: str, vault, replicas: int, playbook: str, *args: str) -> None:
+    extra = ("-e", f"stack_replicas={replicas}", "--diff", *vault.flags)
     run = run_under_load({"direct": load(url, 16)}, playbook, *args, *extra, results=RESULTS)
     assert run.result.returncode == 0, run.log()[-3000:]
+    assert vault.sentinel not in run.log(), (playbook, args)
     assert_no_failed_request(run)
     # Capacity never dropped: every replica answered in every second.
     wanted = {f"app_{i}" for i in range(1, replicas + 1)}
@@ -49,26 +52,27 @@ def test_two_replicas_serve_v1(url):
     assert replicas_answering(url) == {"app_1": {"1.0.0"}, "app_2": {"1.0.0"}}
 
 
-def test_upgrade_and_rollback_with_two_replicas_fail_no_request(url):
-    roll(url, 2, "upgrade.yml", "-e", "app_version=2.0.0")
+def test_upgrade_and_rollback_with_two_replicas_fail_no_request(url, vault):
+    roll(url, vault, 2, "upgrade.yml", "-v", "-e", "app_version=2.0.0")
     assert replicas_answering(url) == {"app_1": {"2.0.0"}, "app_2": {"2.0.0"}}
-    roll(url, 2, "rollback.yml")
+    roll(url, vault, 2, "rollback.yml", "-vvv")
     assert replicas_answering(url) == {"app_1": {"1.0.0"}, "app_2": {"1.0.0"}}
 
 
-def test_one_replica_upgrades_and_rolls_back_without_a_failed_request(url):
-    result = lab.run_playbook("site.yml", "-e", "stack_replicas=1")
+def test_one_replica_upgrades_and_rolls_back_without_a_failed_request(url, vault):
+    result = lab.run_playbook("site.yml", "-vvv", "--diff", "-e", "stack_replicas=1", *vault.flags)
     assert result.returncode == 0, result.stdout[-3000:]
+    assert vault.sentinel not in result.stdout + result.stderr
     assert replicas_answering(url) == {"app_1": {"1.0.0"}}
-    roll(url, 1, "upgrade.yml", "-e", "app_version=2.0.0")
+    roll(url, vault, 1, "upgrade.yml", "-e", "app_version=2.0.0")
     assert replicas_answering(url) == {"app_1": {"2.0.0"}}
-    roll(url, 1, "rollback.yml")
+    roll(url, vault, 1, "rollback.yml")
     assert replicas_answering(url) == {"app_1": {"1.0.0"}}
     host = lab.molecule_host(HOST)
     assert len(lab.replica_containers(host)) == 1
 
 
-def test_site_with_one_replica_changes_nothing_again():
-    result = lab.run_playbook("site.yml", "-e", "stack_replicas=1")
+def test_site_with_one_replica_changes_nothing_again(vault):
+    result = lab.run_playbook("site.yml", "-e", "stack_replicas=1", *vault.flags)
     assert result.returncode == 0, result.stdout[-3000:]
     assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]
