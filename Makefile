@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Molecule runs, in order; NAME:uwsgi runs scenario NAME with the uWSGI replicas.
 SCENARIOS ?= single:uwsgi cluster
 
-.PHONY: help bootstrap images demo demo-clean test lint unit molecule clean
+.PHONY: help bootstrap images demo demo-clean test lint sanity unit molecule clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ lint: bootstrap ## ansible-lint (production), yamllint, ruff
 	ruff format --check plugins app tests scripts molecule roles/agent/files
 	python scripts/role_docs.py --check
 
+sanity: bootstrap ## ansible-test sanity (on a copy of HEAD) and antsibull-changelog lint
+	antsibull-changelog lint
+	scripts/sanity.sh
+
 unit: bootstrap ## pytest unit tests (filters, modules, app, load generator)
 	pytest tests/unit
 
@@ -41,7 +45,7 @@ molecule: images ## Every Molecule scenario (SCENARIOS="single cluster ...")
 	  PYWEB_WSGI_SERVER=$$wsgi molecule test -s $$s || exit 1; \
 	done
 
-test: lint unit molecule ## Everything CI runs
+test: lint sanity unit molecule ## Everything CI runs
 
 clean: demo-clean ## Remove build outputs and caches
 	rm -rf build .cache

@@ -70,7 +70,7 @@ def detection(kind: str, struck_epoch: float) -> float | None:
     except subprocess.CalledProcessError:
         return None
     for line in out.splitlines():
-        stamp, _, text = line.partition(" ")
+        stamp, _sep, text = line.partition(" ")
         if f"{target} (" in text and "is DOWN" in text:
             with contextlib.suppress(ValueError):
                 seconds = float(stamp) - struck_epoch
@@ -84,8 +84,10 @@ def wait_healthy() -> None:
     while time.monotonic() < deadline:
         try:
             hosts = set()
-            for _ in range(12):
-                out = subprocess.run(["curl", "-fsS", "-m", "2", URL], capture_output=True, text=True).stdout
+            for _attempt in range(12):
+                out = subprocess.run(
+                    ["curl", "-fsS", "-m", "2", URL], capture_output=True, text=True, check=False
+                ).stdout
                 hosts.add(json.loads(out)["host"])
             if hosts == {APP1, APP2}:
                 return

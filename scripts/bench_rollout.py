@@ -484,7 +484,7 @@ def serving_per_second(records: Sequence[lg.RequestRecord]) -> list[int]:
     distinct (host, replica) pairs gave a successful answer. Only GET / names
     its host; POST /echo answers are not counted."""
     seconds = max((math.floor(r.end) + 1 for r in records), default=0)
-    pairs: list[set[tuple[str, str]]] = [set() for _ in range(seconds)]
+    pairs: list[set[tuple[str, str]]] = [set() for _second in range(seconds)]
     for record in records:
         if record.ok and record.host is not None and record.replica is not None:
             pairs[max(0, math.floor(record.end))].add((record.host, record.replica))

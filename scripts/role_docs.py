@@ -135,7 +135,7 @@ def update(role: Path, check: bool) -> str | None:
         return f"{readme}: lacks the markers {BEGIN} ... {END}"
     specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text()) or {}
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    _old, tail = rest.split(END, 1)
     new = f"{head}{BEGIN}\n{render(specs)}\n{END}{tail}"
     if new == text:
         return None

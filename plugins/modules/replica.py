@@ -190,14 +190,16 @@ from ansible_collections.pyweb.ha.plugins.module_utils.netns import (
 )
 
 ROUTES_FILE = "replicas.json"
+# Runs in the replica's network namespace with the host's python3, where
+# ansible.module_utils is not importable: the standard library's http.client.
 PROBE = r"""
-import json, sys, urllib.request, urllib.error
-url, timeout = sys.argv[1], float(sys.argv[2])
+import http.client, json, sys, urllib.parse
+url, timeout = urllib.parse.urlsplit(sys.argv[1]), float(sys.argv[2])
 try:
-    r = urllib.request.urlopen(url, timeout=timeout)
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+    conn.request("GET", (url.path or "/") + ("?" + url.query if url.query else ""))
+    r = conn.getresponse()
     status, body = r.status, r.read(4096)
-except urllib.error.HTTPError as e:
-    status, body = e.code, e.read(4096)
 except Exception as e:
     status, body = 0, repr(e).encode()
 print(json.dumps({"status": status, "body": body.decode("utf-8", "replace")}))
@@ -236,7 +238,7 @@ def container_summary(info: dict[str, Any]) -> dict[str, Any]:
     labels = (info.get("Config") or {}).get("Labels") or {}
     state = info.get("State") or {}
     image = (info.get("Config") or {}).get("Image", "")
-    name, _, tag = image.rpartition(":")
+    name, _sep, tag = image.rpartition(":")
     networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
     return {
         "name": str(info.get("Name", "")).lstrip("/"),

@@ -112,11 +112,14 @@ def isolate_host(host: str, interface: str = "eth0") -> Fault:
     which no real network does to a server)."""
 
     def rules(action: str) -> None:
-        for chain, direction in ISOLATE_RULES:
-            where = ["1"] if action == "-I" else []
-            lab.controller_docker(
-                "exec", host, "iptables", "-w", action, chain, *where, direction, interface, "-j", "DROP"
-            )
+        # One exec for every rule, so the host is cut off at once, not over
+        # several `docker exec` round trips (a busy machine takes ~0.3 s each).
+        where = " 1" if action == "-I" else ""
+        script = " && ".join(
+            f"iptables -w {action} {chain}{where} {direction} {interface} -j DROP"
+            for chain, direction in ISOLATE_RULES
+        )
+        lab.controller_docker("exec", host, "sh", "-c", script)
 
     return Fault(f"cut {host} off the network", lambda: rules("-I"), lambda: rules("-D"), host)
 

@@ -107,7 +107,7 @@ def controller_docker(*args: str) -> str:
 def served_by(url: str, count: int) -> list[tuple[str, str]]:
     """(host, replica) of count GETs; raises if any answer is not 200."""
     pairs = []
-    for _ in range(count):
+    for _attempt in range(count):
         answer = http(url)
         if answer.status != 200:
             raise AssertionError(f"GET {url} answered {answer.status}: {answer.body}")

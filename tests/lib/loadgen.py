@@ -598,7 +598,7 @@ def timeline(records: Sequence[RequestRecord], duration: float) -> list[dict[str
     seconds are included with zero counts.
     """
     seconds = max([math.ceil(max(duration, 0.0)), *(_second_of(r) + 1 for r in records)])
-    buckets: list[list[RequestRecord]] = [[] for _ in range(seconds)]
+    buckets: list[list[RequestRecord]] = [[] for _second in range(seconds)]
     for record in records:
         buckets[_second_of(record)].append(record)
     return [_second_entry(second, bucket) for second, bucket in enumerate(buckets)]

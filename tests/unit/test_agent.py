@@ -109,7 +109,7 @@ def rounds_until(agent_obj: Any, targets: list[dict[str, Any]], done, limit_s: f
 
 
 def run_rounds(checker: Any, targets: list[dict[str, Any]], rounds: int, pause: float) -> None:
-    for _ in range(rounds):
+    for _round in range(rounds):
         checker.check(targets)
         time.sleep(pause)
 

@@ -433,7 +433,7 @@ def test_cli_sigterm_is_graceful(backend: Backend, tmp_path: Path) -> None:
         while backend.count < 5 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
-        stdout, _ = proc.communicate(timeout=5.0)
+        stdout, _stderr = proc.communicate(timeout=5.0)
     finally:
         proc.kill()
     assert proc.returncode == 0, stdout

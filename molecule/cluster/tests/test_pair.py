@@ -2,7 +2,7 @@
 keepalived, unicast). One holds it; status.yml names it. When the holder is
 killed (and started again), frozen for 20 s or cut off the network for 20 s,
 under load, the other takes the address within 3 s and keeps it when the old
-holder returns (no preemption).
+holder returns (no preemption). A drain reaches both balancers.
 
 What a client sees depends on what it does when a connection dies, so the
 clients here follow the retry policy of an HTTP client or proxy in front of
@@ -21,6 +21,7 @@ import pytest
 
 from tests.lib import faults, lab, pair
 from tests.lib.loadgen import Config
+from tests.lib.underload import assert_no_failed_request, load, run_under_load
 
 BALANCERS = {"pyweb-cluster-lb": "172.31.250.10", "pyweb-cluster-lb2": "172.31.250.13"}
 APP_HOSTS = ["pyweb-cluster-app1", "pyweb-cluster-app2"]
@@ -50,7 +51,7 @@ def test_one_balancer_holds_the_address_and_both_serve():
     assert len(pair.holders(list(BALANCERS), VIP)) == 1
     for balancer, address in BALANCERS.items():
         assert pair.serves(balancer, address), balancer
-        hosts = {host for host, _ in lab.served_by(f"http://{address}/", 12)}
+        hosts = {host for host, _replica in lab.served_by(f"http://{address}/", 12)}
         assert hosts == set(APP_HOSTS), (balancer, hosts)
 
 
@@ -105,3 +106,29 @@ def test_the_address_moves_when_its_holder_fails_and_stays(name, make):
     assert run.fresh["by_method"]["POST"]["failed"] == 0, run.report()
     assert run.returned is not None, f"{run.holder} did not serve again within 120 s of its recovery"
     assert run.holders_after == [run.taker], run.report()
+
+
+def routed_hosts() -> dict[str, set[str]]:
+    """Which app hosts answer through each balancer's own address (12 GETs each)."""
+    return {
+        name: {host for host, _replica in lab.served_by(f"http://{address}/", 12)}
+        for name, address in BALANCERS.items()
+    }
+
+
+def test_a_drain_reaches_both_balancers_under_load_and_the_return_too():
+    """drain.yml takes app1 out of both balancers (the holder and the other
+    one), then returns it, while 8 clients load the floating address: no
+    failed request, and each balancer, asked on its own address, routes to
+    app2 alone while app1 is drained and to both after its return."""
+    drained = json.dumps({"balancer_drained_hosts": [APP_HOSTS[0]]})
+    run = run_under_load({"floating": load(URL, 8)}, "drain.yml", "-e", drained, results=RESULTS)
+    assert run.result.returncode == 0, run.log()[-3000:]
+    assert_no_failed_request(run)
+    for name in BALANCERS:
+        assert f"{name}: drained {APP_HOSTS[0]}; no connection to them is left" in run.log(), name
+    assert routed_hosts() == {name: {APP_HOSTS[1]} for name in BALANCERS}
+    back = run_under_load({"floating": load(URL, 8)}, "drain.yml", results=RESULTS)
+    assert back.result.returncode == 0, back.log()[-3000:]
+    assert_no_failed_request(back)
+    assert routed_hosts() == {name: set(APP_HOSTS) for name in BALANCERS}

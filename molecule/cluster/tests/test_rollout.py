@@ -58,7 +58,7 @@ def rollout(lb_url: str, app1_url: str, playbook: str, *args: str):
 
 def versions_served(url: str, count: int = 60) -> dict[tuple[str, str], set[str]]:
     seen: dict[tuple[str, str], set[str]] = {}
-    for _ in range(count):
+    for _attempt in range(count):
         answer = lab.http(f"{url}/")
         assert answer.status == 200, answer
         seen.setdefault((answer.body["host"], answer.body["replica"]), set()).add(answer.body["version"])

@@ -132,7 +132,7 @@ def refused(tmp_path, cert: str, key: str, needle: str) -> None:
     for app_host in ("pyweb-cluster-app1", "pyweb-cluster-app2"):
         assert not lab.molecule_host(app_host).file("/opt/pyweb/lease.json").exists, app_host
     for name in BALANCERS:
-        status, _, _ = https_get(lab.container_ip(name), ssl.TLSVersion.TLSv1_3)
+        status, _headers, _version = https_get(lab.container_ip(name), ssl.TLSVersion.TLSv1_3)
         assert status == 200, name
 
 
@@ -144,8 +144,8 @@ def test_a_garbage_certificate_is_refused_before_anything_is_copied(tmp_path):
 
 
 def test_a_key_of_another_certificate_is_refused(tmp_path):
-    cert, _ = self_signed(tmp_path, "one", 30)
-    _, other_key = self_signed(tmp_path, "two", 30)
+    cert, _own_key = self_signed(tmp_path, "one", 30)
+    _other_cert, other_key = self_signed(tmp_path, "two", 30)
     refused(tmp_path, cert, other_key, "is not the private key of balancer_tls_cert")
 
 

@@ -21,7 +21,7 @@ def url() -> str:
 
 
 def get_many(url: str, count: int) -> list[lab.Answer]:
-    return [lab.http(f"{url}/") for _ in range(count)]
+    return [lab.http(f"{url}/") for _attempt in range(count)]
 
 
 def test_docker_is_active_and_enabled(host):

@@ -27,7 +27,7 @@ def url() -> str:
 
 def replicas_answering(url: str, count: int = 40) -> dict[str, set[str]]:
     seen: dict[str, set[str]] = {}
-    for _ in range(count):
+    for _attempt in range(count):
         answer = lab.http(f"{url}/")
         assert answer.status == 200, answer
         assert answer.body["wsgi"] == WSGI
