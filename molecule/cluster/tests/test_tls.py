@@ -119,15 +119,17 @@ def balancer_tls_files() -> list[str]:
 
 
 def refused(tmp_path, cert: str, key: str, needle: str) -> None:
-    """site.yml with a bad certificate fails on the first balancer it reaches,
-    and neither balancer's certificate changes; the run covered the app hosts
-    first: it gave their deploy lease back."""
+    """site.yml with a bad certificate stops in its validation, before any
+    host changes (no deploy lease taken), and neither balancer's certificate
+    changes."""
     before = balancer_tls_files()
     bad = json.dumps({"balancer_tls": True, "balancer_tls_cert": cert, "balancer_tls_key": key})
     result = lab.run_playbook("site.yml", "-e", bad)
     assert result.returncode != 0
     assert needle in result.stdout, result.stdout[-3000:]
     assert "Nothing was copied; the balancer keeps its certificate" in result.stdout
+    assert "No host was contacted or changed" in result.stdout, result.stdout[-3000:]
+    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]
     assert balancer_tls_files() == before
     for app_host in ("pyweb-cluster-app1", "pyweb-cluster-app2"):
         assert not lab.molecule_host(app_host).file("/opt/pyweb/lease.json").exists, app_host
