@@ -45,6 +45,7 @@ HOST_RECIPE=3  # 2: keepalived for balancer pairs; 3: iputils-ping (its uplink c
 build_host() {
   local tag="$PREFIX/host:$SUITE"
   have "$tag" "$HOST_RECIPE" && { echo "kept $tag"; return; }
+  # shellcheck disable=SC2016  # the hooks' "$1" is mmdebstrap's (the chroot), expanded by it, not here
   rootfs "$WORK/host.tar" systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,ca-certificates,procps,curl,sudo \
     --skip=cleanup/apt \
     --customize-hook='chroot "$1" apt-get install --download-only -y docker.io docker-cli docker-compose python3-requests apparmor keepalived iputils-ping' \
@@ -69,6 +70,7 @@ build_python() {
 build_nginx() {
   local tag="$PREFIX/nginx:$SUITE"
   have "$tag" && { echo "kept $tag"; return; }
+  # shellcheck disable=SC2016  # the hooks' "$1" is mmdebstrap's (the chroot), expanded by it, not here
   rootfs "$WORK/nginx.tar" nginx,ca-certificates \
     --customize-hook='rm -rf "$1"/etc/nginx/sites-enabled/* "$1"/var/www/html/*' \
     --customize-hook='ln -sf /dev/stdout "$1"/var/log/nginx/access.log; ln -sf /dev/stderr "$1"/var/log/nginx/error.log'
