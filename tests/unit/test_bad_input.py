@@ -96,6 +96,48 @@ class Case:
     absent: tuple[str, ...] = ()
 
 
+def pem_pair(days: int) -> tuple[str, str]:
+    """A self-signed certificate valid until `days` from now (negative: it
+    has expired) and its private key, PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyweb-badinput")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=30))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key.decode()
+
+
+CURRENT, OTHER, EXPIRED = pem_pair(30), pem_pair(30), pem_pair(-1)
+
+
+def tls_files(cert: str, key: str) -> dict[str, str]:
+    return {"cert.pem": cert, "key.pem": key}
+
+
+def tls_on(inventory: Inventory) -> None:
+    group_vars(
+        "balancer", balancer_tls=True, balancer_tls_cert="{tmp}/cert.pem", balancer_tls_key="{tmp}/key.pem"
+    )(inventory)
+
+
 # `{tmp}` in a value is the case's own directory (files for TLS cases live there).
 CASES = [
     Case(
@@ -156,6 +198,27 @@ CASES = [
         ),
         (LB, "balancer_tls_cert", "missing/cert.pem", "it does not exist"),
         files={"key.pem": "not checked here\n"},
+    ),
+    # The certificate and key are read on the controller: refused before any
+    # host changes, not when the balancer play reaches them.
+    Case(
+        "tls-not-pem",
+        (second_app_host, tls_on),
+        (LB, "is not a PEM certificate and private key", "Nothing was copied"),
+        files=tls_files("-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n", CURRENT[1]),
+    ),
+    Case(
+        "tls-key-of-another-certificate",
+        (second_app_host, tls_on),
+        (LB, "balancer_tls_key", "is not the private key of balancer_tls_cert", "Nothing was copied"),
+        files=tls_files(CURRENT[0], OTHER[1]),
+        absent=(OTHER[1].splitlines()[1],),
+    ),
+    Case(
+        "tls-expired",
+        (second_app_host, tls_on),
+        (LB, "balancer_tls_cert", "expired on", "Fix: give a current certificate and its own key"),
+        files=tls_files(*EXPIRED),
     ),
     Case("empty-app-group", (no_app_hosts,), ("group app", "at least one app host")),
     Case(
@@ -276,7 +339,7 @@ CASES = [
         playbook="validate.yml",
         extra=("-e", "pyweb_validate_offline=true"),
         ok=True,
-        files={"cert.pem": "certificate\n", "key.pem": "key\n"},
+        files=tls_files(*CURRENT),
     ),
     Case(
         "valid-balancer-pair",
