@@ -22,6 +22,9 @@ TLS_VARS = '{"balancer_tls": true, "balancer_tls_self_signed": true}'
 def balancer_ip() -> str:
     result = lab.run_playbook("site.yml", "-e", TLS_VARS)
     assert result.returncode == 0, result.stdout[-3000:]
+    # The change reaches the balancers one at a time (serial: 1): the
+    # balancer play runs once per balancer, never both at the same moment.
+    assert result.stdout.count("PLAY [Edge balancer in front of every app host]") == len(BALANCERS)
     return VIP
 
 
