@@ -11,7 +11,7 @@ clients that ran through the fault lost, what 8 clients that started once
 the address had moved saw, and whether the address stayed put when the old
 holder returned. Each fault twice, side by side: clients that never send a
 request twice (each waits up to 60 s), and clients with the retry policy of
-the Molecule test (tests/lib/loadgen.py: a GET without an answer within
+the Molecule test (tests/lib/pair.py `clients`: a GET without an answer within
 0.5 s, refused or reset, is sent again on a new connection for up to 4.4 s;
 a POST never, and it gives up after 4.5 s).
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ sys.path.insert(0, str(REPO))
 import bench_common as bc  # noqa: E402  (beside this script)
 
 from tests.lib import faults, pair  # noqa: E402
-from tests.lib.loadgen import Config  # noqa: E402
 
 VIP = "172.31.251.100"
 BALANCERS = {"pyweb-lab-lb": "172.31.251.10", "pyweb-lab-lb2": "172.31.251.13"}
@@ -46,11 +44,7 @@ KINDS = {
     "cut": faults.isolate_host,
 }
 URL = f"http://{VIP}:80"
-BASE = Config(url=URL, clients=8, duration=600.0, post_ratio=0.25, keepalive_ratio=0.5)
-CLIENTS = {
-    "no retry": replace(BASE, timeout=60.0),
-    "GET retry": replace(BASE, timeout=4.5, get_retry_for=4.4, get_try_timeout=0.5),
-}
+CLIENTS = {"no retry": pair.clients(URL, retry=False), "GET retry": pair.clients(URL)}
 
 
 def row(name: str, model: str, run: pair.PairRun) -> dict[str, Any]:

@@ -18,6 +18,17 @@ from tests.lib.loadgen import Config, LoadRunner, RequestRecord
 POLL_S = 0.05
 
 
+def clients(url: str, retry: bool = True, count: int = 8) -> Config:
+    """`count` clients at full speed, half kept-alive, a quarter POSTs. With
+    `retry`, the retry policy of an HTTP client or proxy in front of the
+    service: a GET refused, reset or without an answer within 0.5 s is sent
+    again on a new connection for up to 4.4 s; a POST never is, and gives up
+    after 4.5 s (no request waits more than 5 s). Without: each request is
+    sent once and waits up to 60 s."""
+    policy = {"timeout": 4.5, "get_retry_for": 4.4, "get_try_timeout": 0.5} if retry else {"timeout": 60.0}
+    return Config(url=url, clients=count, duration=600.0, post_ratio=0.25, keepalive_ratio=0.5, **policy)
+
+
 def holds(balancer: str, vip: str) -> bool | None:
     """Whether the balancer holds the address; None when it cannot be asked
     (frozen, killed, booting)."""

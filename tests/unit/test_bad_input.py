@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.lib.tls import pem_pair
+
 REPO = Path(__file__).resolve().parents[2]
 VALIDATION_PLAY = "Validate the inventory before any change"
 APP1, APP2, LB = "pyweb-badinput-app1", "pyweb-badinput-app2", "pyweb-badinput-lb"
@@ -94,35 +96,6 @@ class Case:
     clean: tuple[str, ...] = ()
     # Text that must not appear in the output (a secret).
     absent: tuple[str, ...] = ()
-
-
-def pem_pair(days: int) -> tuple[str, str]:
-    """A self-signed certificate valid until `days` from now (negative: it
-    has expired) and its private key, PEM."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyweb-badinput")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=30))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key.decode()
 
 
 CURRENT, OTHER, EXPIRED = pem_pair(30), pem_pair(30), pem_pair(-1)

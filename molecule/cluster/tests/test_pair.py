@@ -6,11 +6,11 @@ holder returns (no preemption). A drain reaches both balancers.
 
 What a client sees depends on what it does when a connection dies, so the
 clients here follow the retry policy of an HTTP client or proxy in front of
-the service (tests/lib/loadgen.py, ``get_retry_for``): a GET without an answer
-(refused, reset, or none within 0.5 s) is sent again on a new connection, for
-up to 4.4 s after its first try; a POST is never sent twice and gives up after
-4.5 s. What the failed balancer had accepted dies with it: a VRRP pair moves
-an address, not connections."""
+the service (tests/lib/pair.py ``clients``): a GET without an answer
+(refused, reset, or none within 0.5 s) is sent again on a new connection,
+for up to 4.4 s after its first try; a POST is never sent twice and gives up
+after 4.5 s. What the failed balancer had accepted dies with it: a VRRP pair
+moves an address, not connections."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from tests.lib import faults, lab, pair
-from tests.lib.loadgen import Config
 from tests.lib.underload import assert_no_failed_request, load, run_under_load
 
 BALANCERS = {"pyweb-cluster-lb": "172.31.250.10", "pyweb-cluster-lb2": "172.31.250.13"}
@@ -31,20 +30,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SLOW_S = 5.0  # no request waits longer
 GAP_S = 3.0  # never longer without a successful answer
 MOVE_S = 3.0  # the address moves within this
-
-
-def clients(url: str, count: int = 8) -> Config:
-    """Full speed, half kept-alive, a quarter POSTs, the retry policy above."""
-    return Config(
-        url=url,
-        clients=count,
-        duration=600.0,
-        post_ratio=0.25,
-        keepalive_ratio=0.5,
-        timeout=4.5,
-        get_retry_for=4.4,
-        get_try_timeout=0.5,
-    )
 
 
 def test_one_balancer_holds_the_address_and_both_serve():
@@ -90,7 +75,7 @@ def test_the_address_moves_when_its_holder_fails_and_stays(name, make):
     before the address moved (in flight at the fault: reported); no request
     waits more than 5 s; never more than 3 s without a successful answer; the
     address stays where it went when the old holder returns."""
-    run = pair.run_pair_fault(BALANCERS, VIP, make, clients(URL), hold=20.0, after=8.0)
+    run = pair.run_pair_fault(BALANCERS, VIP, make, pair.clients(URL), hold=20.0, after=8.0)
     record(run, name)
     assert run.taker is not None and run.moved_after is not None, run.report()
     assert run.moved_after <= MOVE_S, run.report()

@@ -12,6 +12,7 @@ import ssl
 import pytest
 
 from tests.lib import lab
+from tests.lib.tls import pem_pair
 
 BALANCERS = ["pyweb-cluster-lb", "pyweb-cluster-lb2"]
 VIP = "172.31.250.100"  # group_vars/balancer.yml
@@ -79,36 +80,13 @@ def test_http_redirects_to_https(balancer_ip):
     assert resp.getheader("Strict-Transport-Security") is None
 
 
-def self_signed(tmp_path, name: str, days: int, key=None) -> tuple[str, str]:
-    """A certificate (valid `days` from now; negative: already expired) and a key."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    own = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    start, end = now - datetime.timedelta(days=30), now + datetime.timedelta(days=days)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(own.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .sign(own, hashes.SHA256())
-    )
+def self_signed(tmp_path, name: str, days: int) -> tuple[str, str]:
+    """Files of a certificate (valid `days` from now; negative: already
+    expired) and its key; their paths."""
+    cert, key = pem_pair(days, name)
     cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        (key or own).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    cert_path.write_text(cert)
+    key_path.write_text(key)
     return str(cert_path), str(key_path)
 
 
