@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Regenerate the entry point and variable tables of every role README from
-its meta/argument_specs.yml, between the markers
+"""Regenerate, from each role's meta/argument_specs.yml (where every variable
+is described once), its defaults/main.yml and the entry point and variable
+tables of its README, between the markers
 
     <!-- BEGIN VARIABLES -->
     <!-- END VARIABLES -->
 
 Usage: scripts/role_docs.py [--check] [ROLE_DIR ...]
   (default: every roles/*/ with a meta/argument_specs.yml)
-  --check  change nothing; exit 1 when a README is out of date or lacks the markers.
+  --check  change nothing; exit 1 when a file is out of date or a README lacks the markers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from plugins.plugin_utils.input_check import describe  # noqa: E402  (the collection's vocabulary)
+
 BEGIN = "<!-- BEGIN VARIABLES -->"
 END = "<!-- END VARIABLES -->"
 NOTE = (
@@ -53,8 +57,9 @@ def cell(text: str) -> str:
 
 
 def description(value: Any) -> str:
+    """Markdown of a description; the Format and Range tags in words."""
     if isinstance(value, list):
-        return " ".join(markdown(str(v)) for v in value)
+        return " ".join(markdown(describe(str(v))) for v in value)
     return markdown(str(value or ""))
 
 
@@ -125,8 +130,51 @@ def render(specs: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+DEFAULTS_HEAD = """---
+# Generated from meta/argument_specs.yml by scripts/role_docs.py: every
+# variable is described there (and in README.md). Edit the specification.
+"""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block lists indented under their key; templates in double quotes."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if "{{" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def defaults(specs: dict[str, Any]) -> str:
+    """defaults/main.yml: the default of every option of every entry point,
+    in the specification's order (main first), each once."""
+    values: dict[str, Any] = {}
+    for entry in (specs.get("argument_specs") or {}).values():
+        for name, option in ((entry or {}).get("options") or {}).items():
+            if "default" in option and name not in values:
+                values[name] = option["default"]
+    body = yaml.dump(values, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    return DEFAULTS_HEAD + body
+
+
+def write(path: Path, new: str, check: bool) -> str | None:
+    if path.exists() and path.read_text() == new:
+        return None
+    if check:
+        return f"{path}: out of date; run scripts/role_docs.py"
+    path.write_text(new)
+    print(f"updated {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return None
+
+
 def update(role: Path, check: bool) -> str | None:
-    """None when the README is up to date (or was updated), else the problem."""
+    """None when the README and defaults are up to date (or were updated), else the problem."""
     readme = role / "README.md"
     if not readme.exists():
         return f"{readme}: missing"
@@ -136,14 +184,8 @@ def update(role: Path, check: bool) -> str | None:
     specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text()) or {}
     head, rest = text.split(BEGIN, 1)
     _old, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{render(specs)}\n{END}{tail}"
-    if new == text:
-        return None
-    if check:
-        return f"{readme}: out of date; run scripts/role_docs.py"
-    readme.write_text(new)
-    print(f"updated {readme.relative_to(REPO) if readme.is_relative_to(REPO) else readme}")
-    return None
+    stale = write(role / "defaults" / "main.yml", defaults(specs), check)
+    return write(readme, f"{head}{BEGIN}\n{render(specs)}\n{END}{tail}", check) or stale
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -242,6 +242,30 @@ CASES = [
         (group_vars("balancer", balancer_tls=True, balancer_tls_self_signed=True, balancer_https_port=80),),
         (LB, "balancer_https_port is 80", "other than balancer_http_port"),
     ),
+    # A value is checked even where the current settings do not use it: the
+    # mistake would otherwise surface the day TLS is turned on.
+    Case(
+        "https-port-out-of-range-while-tls-off",
+        (group_vars("balancer", balancer_https_port=70000),),
+        (LB, "balancer_https_port is 70000", "a TCP port from 1 to 65535", "balancer_https_port to e.g. 443"),
+    ),
+    Case(
+        "base-image-invalid-while-not-building",
+        (group_vars("all", image_build=False, image_base_image="Python 3"),),
+        (APP1, 'image_base_image is "Python 3"', "an image reference"),
+    ),
+    # Every invalid setting of a role on a host comes in one message.
+    Case(
+        "three-settings-one-message",
+        (host_vars(APP1, stack_replicas=81, stack_app_memory_limit="lots", stack_health_path="healthz"),),
+        (
+            APP1,
+            "3 invalid settings",
+            "stack_replicas is 81",
+            'stack_app_memory_limit is "lots"',
+            'stack_health_path is "healthz"',
+        ),
+    ),
     Case(
         "rate-limit-negative",
         (group_vars("balancer", balancer_rate_limit=-1),),
