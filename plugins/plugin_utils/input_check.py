@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 # https://github.com/distribution/reference (grammar.go)
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _ALNUM = r"[a-z0-9]+"
@@ -480,3 +482,20 @@ def check_report(checks: Sequence[Mapping[str, Any]], where: str) -> str:
     if len(lines) == 1:
         return lines[0]
     return f"{len(lines)} invalid settings:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+# --- the published defaults of a role -----------------------------------------
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def role_defaults(role: str, root: str = COLLECTION_ROOT) -> dict[str, Any]:
+    """The defaults a role publishes in its argument specification (entry
+    point main): what a cross-host rule compares for hosts that do not set a
+    variable, read from the role's interface rather than its files."""
+    path = os.path.join(root, "roles", role, "meta", "argument_specs.yml")
+    if not os.path.isfile(path):
+        raise ValueError(f"no role {role!r} in this collection ({path} does not exist)")
+    with open(path, encoding="utf-8") as handle:
+        options = (yaml.safe_load(handle)["argument_specs"]["main"].get("options")) or {}
+    return {name: option["default"] for name, option in options.items() if "default" in option}

@@ -17,6 +17,7 @@ from ansible_collections.pyweb.ha.plugins.plugin_utils.input_check import (
     check_options,
     check_report,
     describe,
+    role_defaults,
     tags,
 )
 
@@ -314,3 +315,13 @@ def test_the_tagged_variables_cover_every_role():
         if tags(name, option).formats or tags(name, option).bounds
     }
     assert {"docker", "image", "stack", "balancer", "rollout"} <= tagged
+
+
+def test_role_defaults_are_what_the_role_publishes():
+    stack = role_defaults("stack")
+    assert stack["stack_http_port"] == 80
+    for role in ("stack", "balancer"):
+        generated = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+        assert {k: generated[k] for k in role_defaults(role)} == role_defaults(role)
+    with pytest.raises(ValueError, match="no role 'nope'"):
+        role_defaults("nope")
