@@ -8,6 +8,7 @@ with --diff, and its output must not show it."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,27 @@ def replicas_answering(url: str, count: int = 40) -> dict[str, set[str]]:
     return seen
 
 
+def nginx_warnings() -> str:
+    """What the host Nginx logged (warnings and errors: why a request failed)
+    in the last minutes, for the report of a failed request."""
+    logs = subprocess.run(
+        ["docker", "exec", HOST, "docker", "logs", "--since", "10m", "--timestamps", "pyweb-nginx-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "host Nginx log:\n" + "\n".join((logs.stdout + logs.stderr).splitlines()[-40:])
+
+
 def roll(url: str, vault, replicas: int, playbook: str, *args: str) -> None:
     extra = ("-e", f"stack_replicas={replicas}", "--diff", *vault.flags)
     run = run_under_load({"direct": load(url, 16)}, playbook, *args, *extra, results=RESULTS)
     assert run.result.returncode == 0, run.log()[-3000:]
     assert vault.sentinel not in run.log(), (playbook, args)
-    assert_no_failed_request(run)
+    try:
+        assert_no_failed_request(run)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{nginx_warnings()}") from None
     # Capacity never dropped: every replica answered in every second.
     wanted = {f"app_{i}" for i in range(1, replicas + 1)}
     seconds = answered_per_second(run.records["direct"], "replica", run.started, run.started + run.seconds)
