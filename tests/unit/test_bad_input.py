@@ -485,3 +485,59 @@ def test_valid_inventory_passes(case: Case, runs: dict[str, Run]) -> None:
     counters = recap(run.output)
     assert set(counters) >= {APP1, LB}, counters
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in counters.values()), counters
+
+
+def test_the_example_inventory_validates_offline(tmp_path: Path) -> None:
+    """inventories/example as a user copies it: with their certificate files
+    in files/ and their vaulted VRRP password, the validation passes without
+    contacting any host; the connection settings are the SSH ones."""
+    example = tmp_path / "prod"
+    shutil.copytree(REPO / "inventories" / "example", example)
+    (example / "files").mkdir()
+    cert, key = CURRENT
+    (example / "files" / "fullchain.pem").write_text(cert)
+    (example / "files" / "privkey.pem").write_text(key)
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    done = subprocess.run(
+        [
+            _ansible_playbook(),
+            "-i",
+            str(example / "hosts.yml"),
+            str(REPO / "playbooks" / "validate.yml"),
+            "-e",
+            "pyweb_validate_offline=true",
+            "-e",
+            "vault_balancer_vrrp_password=pw123456",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert recap(done.stdout).keys() == {
+        "web1.example.com",
+        "web2.example.com",
+        "lb1.example.com",
+        "lb2.example.com",
+    }
+    ansible_inventory = str(Path(_ansible_playbook()).with_name("ansible-inventory"))
+    inventory = subprocess.run(
+        [ansible_inventory, "-i", str(example / "hosts.yml"), "--list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    hostvars = yaml.safe_load(inventory.stdout)["_meta"]["hostvars"]
+    for name, values in hostvars.items():
+        assert values.get("ansible_connection", "ssh") == "ssh", name
+        assert (values["ansible_user"], values["ansible_become"]) == ("deploy", True), name
