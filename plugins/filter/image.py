@@ -1,0 +1,33 @@
+"""What an image is, independent of the Docker that stores it: its layers
+(uncompressed digests) and the run configuration. The image ID is not: a
+Docker that keeps images in containerd's store (the default of Docker 29,
+Ubuntu 24.04's noble-updates) gives a loaded image another ID than the
+controller's Docker does, so comparing IDs would ship it again on every run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+CONFIG_FIELDS = ("Cmd", "Entrypoint", "Env", "Labels", "User", "WorkingDir", "StopSignal", "Healthcheck")
+KEYED_FIELDS = ("ExposedPorts", "Volumes")
+
+
+def image_content_key(info: Mapping[str, Any]) -> str:
+    """sha256 of the layers and run configuration of a docker_image_info entry."""
+    config = info.get("Config") or {}
+    content = {
+        "layers": list((info.get("RootFS") or {}).get("Layers") or []),
+        **{field: config.get(field) or None for field in CONFIG_FIELDS},
+        **{field: sorted(config.get(field) or {}) for field in KEYED_FIELDS},
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+class FilterModule:
+    """pyweb.ha image filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"image_content_key": image_content_key}

@@ -1,0 +1,53 @@
+"""image_content_key: the same image in Docker's classic store (controller,
+Docker 20.10) and in containerd's store (a Docker 29 host) has other IDs but
+the same key; any change of layers or run configuration changes it."""
+
+from __future__ import annotations
+
+import copy
+
+from plugins.filter.image import image_content_key
+
+CLASSIC = {
+    "Id": "sha256:" + "a" * 64,
+    "RepoTags": ["pyweb/app:1.0.0"],
+    "RootFS": {"Type": "layers", "Layers": ["sha256:" + "1" * 64, "sha256:" + "2" * 64]},
+    "Config": {
+        "Cmd": ["gunicorn"],
+        "Entrypoint": None,
+        "Env": ["PATH=/usr/bin"],
+        "Labels": {"pyweb.version": "1.0.0"},
+        "ExposedPorts": {"8000/tcp": {}},
+        "User": "app",
+        "WorkingDir": "/app",
+    },
+}
+
+
+def containerd_store(image: dict) -> dict:
+    """The same image as a Docker 29 host with the containerd store shows it:
+    another ID, extra and empty fields."""
+    other = copy.deepcopy(image)
+    other["Id"] = "sha256:" + "b" * 64
+    other["Descriptor"] = {"mediaType": "application/vnd.oci.image.index.v1+json"}
+    other["Config"]["Entrypoint"] = []
+    other["Config"]["Volumes"] = None
+    other["Config"]["StopSignal"] = ""
+    return other
+
+
+def test_the_same_image_in_either_store_has_one_key():
+    assert image_content_key(CLASSIC) == image_content_key(containerd_store(CLASSIC))
+
+
+def test_another_layer_or_command_changes_the_key():
+    layer = copy.deepcopy(CLASSIC)
+    layer["RootFS"]["Layers"][-1] = "sha256:" + "3" * 64
+    command = copy.deepcopy(CLASSIC)
+    command["Config"]["Cmd"] = ["uwsgi"]
+    keys = {image_content_key(image) for image in (CLASSIC, layer, command)}
+    assert len(keys) == 3
+
+
+def test_an_image_without_layers_or_config_has_a_key():
+    assert image_content_key({}).startswith("sha256:")
