@@ -379,7 +379,7 @@ def shown(value: Any, option: Mapping[str, Any]) -> Any:
     return value
 
 
-def example(name: str, option: Mapping[str, Any], fmt: Format | None) -> str:
+def example(option: Mapping[str, Any], fmt: Format | None) -> str:
     if "example" in option:
         given = option["example"]
         return given if isinstance(given, str) else json.dumps(given)
@@ -395,7 +395,7 @@ def fix(name: str, option: Mapping[str, Any], fmt: Format | None) -> str:
         return f"correct or rename the listed entries of {name}{hidden}."
     if option.get("no_log"):
         return f"set {name} once for the group, vaulted: ansible-vault encrypt_string 'SECRET' --name {name}"
-    said = example(name, option, fmt)
+    said = example(option, fmt)
     where = "in the inventory (group_vars, host_vars) or with -e"
     return f"set {name} to e.g. {said}, {where}." if said else f"set {name} {where}."
 
