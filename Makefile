@@ -15,8 +15,9 @@ help: ## List the targets
 bootstrap: ## Install Docker, mmdebstrap, the venv and the collections where missing
 	@scripts/bootstrap.sh
 
-images: bootstrap ## Build the base images from the Debian archive (kept when present)
+images: bootstrap ## Build the base images from the Debian and Ubuntu archives (kept when present)
 	@images/build.sh
+	@SUITE=noble images/build.sh host
 
 demo: images ## Local lab: host containers deployed with playbooks/site.yml
 	@scripts/demo.sh up

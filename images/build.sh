@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# Build the base images this project needs from the Debian archive, where no
-# container registry can serve them. Users with a registry skip this and point
-# the image variables (image_base_image, stack_nginx_image, ...) at public images.
+# Build the base images this project needs from the Debian (and Ubuntu)
+# archives, where no container registry can serve them. Users with a registry
+# skip this and point the image variables (image_base_image, stack_nginx_image,
+# ...) at public images.
 #
 #   images/build.sh [host|python|nginx ...]   (default: all)
+#   SUITE=noble images/build.sh host           (the Ubuntu 24.04 lab host)
 #
 # An image whose tag already exists is kept when it was built from the same
 # recipe (its label pyweb.recipe, bumped below when a recipe changes); FORCE=1
 # rebuilds it.
-# Environment: SUITE (trixie), MIRROR (http://deb.debian.org/debian), PREFIX (pyweb).
+# Environment: SUITE (trixie, or noble for Ubuntu 24.04), MIRROR (the suite's
+# archive), PREFIX (pyweb).
 set -euo pipefail
 
 SUITE=${SUITE:-trixie}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
 PREFIX=${PREFIX:-pyweb}
+case "$SUITE" in
+  noble | jammy)
+    # As an Ubuntu server has it: the release with its updates and security
+    # pockets (noble alone has Docker 24; noble-updates has a current one).
+    MIRROR=${MIRROR:-http://archive.ubuntu.com/ubuntu}
+    UBUNTU=1
+    MIRRORS=("$MIRROR" "deb $MIRROR $SUITE-updates main universe" "deb $MIRROR $SUITE-security main universe")
+    ;;
+  *)
+    MIRROR=${MIRROR:-http://deb.debian.org/debian}
+    UBUNTU=0
+    MIRRORS=("$MIRROR")
+    ;;
+esac
 WORK=${WORK:-$(mktemp -d)}
 trap 'rm -rf "$WORK"' EXIT
 
@@ -26,30 +42,55 @@ have() {
   [ "$found" = "${2:-}" ]
 }
 
+# Ubuntu's archive key, from Debian trixie's ubuntu-keyring package (fetched
+# and verified by apt in the Debian host image, which is built first).
+ubuntu_keyring() {
+  UBUNTU_KEYRING="$WORK/ubuntu-archive-keyring.gpg"
+  [ -s "$UBUNTU_KEYRING" ] && return
+  docker run --rm "$PREFIX/host:trixie" sh -ec \
+    'cd /tmp && apt-get download -qq ubuntu-keyring >/dev/null && dpkg-deb --fsys-tarfile ubuntu-keyring_*.deb \
+       | tar -xO ./usr/share/keyrings/ubuntu-archive-keyring.gpg' >"$UBUNTU_KEYRING"
+  [ -s "$UBUNTU_KEYRING" ] || { echo "images/build.sh: no Ubuntu archive keyring" >&2; exit 1; }
+  # apt reads it as its sandbox user (_apt): the work directory is mktemp's 0700.
+  chmod 0755 "$WORK" && chmod 0644 "$UBUNTU_KEYRING"
+}
+
 # mmdebstrap ROOTFS_TAR INCLUDES [extra mmdebstrap args...]
 rootfs() {
   local out=$1 include=$2
   shift 2
+  if [ "$UBUNTU" = 1 ]; then
+    ubuntu_keyring
+    set -- --components=main,universe --keyring="$UBUNTU_KEYRING" "$@"
+  fi
   mmdebstrap --quiet --variant=minbase --include="$include" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
-    "$@" "$SUITE" "$out" "$MIRROR"
+    "$@" "$SUITE" "$out" "${MIRRORS[@]}"
 }
 
-# A systemd host, as Molecule and the lab use it: a stand-in for a real server.
-# The .deb files the docker and balancer roles install are downloaded into the
-# apt cache (and the package lists kept), so converging needs no network and
-# is quick.
-HOST_RECIPE=3  # 2: keepalived for balancer pairs; 3: iputils-ping (its uplink check)
+# A systemd host, as Molecule and the lab use it: a stand-in for a real server,
+# reached over SSH as the sudo user `deploy` (its key is put in place when the
+# lab starts the container: tests/lab/tasks/host.yml). Every container makes
+# its own SSH host keys when sshd first starts (at boot on Debian, on the
+# first connection on Ubuntu, whose ssh.socket starts it). The .deb files the
+# docker and balancer roles install are downloaded into the apt cache (and the
+# package lists kept), so converging needs no network and is quick.
+HOST_RECIPE=5  # 2: keepalived; 3: iputils-ping (its uplink check); 4: sshd, deploy user; 5: noble-updates
 build_host() {
-  local tag="$PREFIX/host:$SUITE"
+  local tag="$PREFIX/host:$SUITE" docker_packages="docker.io docker-cli docker-compose"
+  [ "$UBUNTU" = 0 ] || docker_packages="docker.io docker-compose-v2"
   have "$tag" "$HOST_RECIPE" && { echo "kept $tag"; return; }
   # shellcheck disable=SC2016  # the hooks' "$1" is mmdebstrap's (the chroot), expanded by it, not here
-  rootfs "$WORK/host.tar" systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,ca-certificates,procps,curl,sudo \
+  rootfs "$WORK/host.tar" apt,systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,ca-certificates,procps,curl,sudo,openssh-server,openssh-sftp-server \
     --skip=cleanup/apt \
-    --customize-hook='chroot "$1" apt-get install --download-only -y docker.io docker-cli docker-compose python3-requests apparmor keepalived iputils-ping' \
+    --customize-hook="chroot \"\$1\" apt-get install --download-only -y $docker_packages python3-requests apparmor keepalived iputils-ping" \
     --customize-hook='chroot "$1" systemctl mask systemd-modules-load.service getty@tty1.service' \
+    --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash deploy' \
+    --customize-hook='echo "deploy ALL=(ALL) NOPASSWD:ALL" >"$1"/etc/sudoers.d/deploy && chmod 0440 "$1"/etc/sudoers.d/deploy' \
+    --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+    --customize-hook='mkdir -p "$1"/etc/systemd/system/ssh.service.d && printf "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n" >"$1"/etc/systemd/system/ssh.service.d/pyweb-host-keys.conf' \
     --customize-hook='rm -f "$1"/etc/machine-id && touch "$1"/etc/machine-id'
   docker import --change 'ENV container=docker' --change 'CMD ["/lib/systemd/systemd"]' \
     --change "LABEL pyweb.recipe=$HOST_RECIPE" "$WORK/host.tar" "$tag" >/dev/null

@@ -12,6 +12,7 @@ need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # ansible-test sanity's shellcheck test
+command -v ssh-keyscan >/dev/null 2>&1 || need_apt+=(openssh-client)  # the lab is reached over SSH
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

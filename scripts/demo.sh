@@ -31,6 +31,9 @@ case "${1:-up}" in
     for _ in 1 2 3 4 5 6; do
       curl -fsS "$URL/" | python3 -c 'import json, sys; print("  {host:18} {replica:6} version {version} ({wsgi})".format(**json.load(sys.stdin)))'
     done
+    ssh_dir="$HOME/.cache/pyweb-ha/lab-ssh"  # lab_ssh_dir (inventories/lab/group_vars/all.yml)
+    echo "Log in to a lab host as Ansible does (app1 and lb2 run Debian 13, app2 and lb Ubuntu 24.04):"
+    echo "     ssh -i $ssh_dir/id_ed25519 -o UserKnownHostsFile=$ssh_dir/known_hosts deploy@172.31.251.11"
     echo "Try: ansible-playbook -i $INVENTORY playbooks/upgrade.yml -e app_version=2.0.0"
     echo "     ansible-playbook -i $INVENTORY playbooks/status.yml"
     ;;

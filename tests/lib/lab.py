@@ -118,6 +118,19 @@ def served_by(url: str, count: int) -> list[tuple[str, str]]:
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
+def molecule_ssh_args() -> dict[str, str]:
+    """The SSH options of the running scenario's Ansible configuration
+    (.config/molecule/config.yml: the lab's known_hosts, host keys checked),
+    for a playbook run with the repository's ansible.cfg."""
+    import configparser
+    import os
+
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(os.environ.get("ANSIBLE_CONFIG", ""))
+    ssh_args = config.get("ssh_connection", "ssh_args", fallback="")
+    return {"ANSIBLE_SSH_ARGS": ssh_args} if ssh_args else {}
+
+
 def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run one of the collection's playbooks against the Molecule inventory,
     the way a user would; output is returned (and kept for the report)."""
@@ -130,6 +143,7 @@ def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[str]:
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
+        **molecule_ssh_args(),
     }
     cmd = ["ansible-playbook", "-i", inventory, str(REPO / "playbooks" / playbook), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -261,17 +262,30 @@ def test_an_upgrade_killed_at_three_points_under_load_converges_when_run_again(l
 
 def test_site_after_rollouts_changes_nothing_and_never_prints_the_vrrp_password():
     """After the faults, failovers and rollouts, site.yml at its most verbose
-    with --diff changes nothing on any host (whichever balancer holds the
-    address), prints no VRRP password, and both balancers route alike (the
-    same Nginx configuration and virtual addresses). The password file is
-    root's only."""
+    with --diff changes nothing on any host of either distribution (whichever
+    balancer holds the address), reaches every host over SSH as the sudo user
+    deploy, prints no VRRP password, and both balancers route alike (the same
+    Nginx configuration and virtual addresses). The password file is root's
+    only."""
     password = PASSWORD_FILE.read_text().strip()
     assert len(password) == 8
     result = lab.run_playbook("site.yml", "-vvv", "--diff")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    assert set(lab.recap_changed(output).values()) == {0}, output[-3000:]
+    changed = lab.recap_changed(output)
+    assert set(changed) == {*APP_HOSTS, *BALANCERS} and set(changed.values()) == {0}, output[-3000:]
     assert password not in output
+    # Over SSH, as deploy (not root), to every host's address; root through sudo.
+    assert set(re.findall(r"ESTABLISH SSH CONNECTION FOR USER: (\S+)", output)) == {"deploy"}
+    assert set(re.findall(r"<([0-9.]+)> ESTABLISH SSH CONNECTION", output)) == {
+        lab.container_ip(name) for name in [*APP_HOSTS, *BALANCERS]
+    }
+    assert "ESTABLISH DOCKER" not in output and re.search(r"sudo -H -S -n +-u root ", output)
+    systems = {
+        name: lab.molecule_host(name).check_output(". /etc/os-release && echo $ID $VERSION_ID")
+        for name in [*APP_HOSTS, *BALANCERS]
+    }
+    assert sorted(set(systems.values())) == ["debian 13", "ubuntu 24.04"], systems
     configs = set()
     for name in BALANCERS:
         balancer = lab.molecule_host(name)

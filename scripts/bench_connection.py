@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Ansible over SSH (as the sudo user deploy, what users run) against the
+Docker connection (as root, what the lab used before), side by side in one
+run on the demo lab (inventories/lab: 2 app hosts x 2 replicas, 2 balancers):
+a cold site.yml on new hosts, a no-op site.yml right after it, and an upgrade
+of both app hosts to a new version.
+
+    .venv/bin/python scripts/bench_connection.py [--connections ssh,docker]
+
+The lab is made again before each connection's cold run (tests/lab/destroy.yml,
+create.yml); the app images are built on the controller by the first run and
+taken from Docker's build cache by the later ones. Writes build/bench/connection.json
+and prints a Markdown table (docs/benchmarks.md). Takes about 25 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import (
+    BUILD_DIR,
+    INVENTORY,
+    REPO_ROOT,
+    VENV_BIN,
+    ansible_env,
+    markdown_table,
+    run_command,
+    say,
+)
+
+OVERLAY = BUILD_DIR / "docker-connection.yml"
+UPGRADE_VERSION = "2.0.0"
+
+
+def docker_overlay(inventory: Path, path: Path) -> Path:
+    """A second inventory source that turns every lab host to the Docker
+    connection as root (host variables of a later source win)."""
+    hosts: dict[str, Any] = {}
+    groups = yaml.safe_load(inventory.read_text())["all"]["children"]
+    for group in ("app", "balancer"):
+        for name in groups[group].get("hosts") or {}:
+            hosts[name] = {
+                "ansible_connection": "community.docker.docker",
+                "ansible_host": name,
+                "ansible_user": "root",
+                "ansible_become": False,
+            }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=True))
+    return path
+
+
+def recap_changed(output: str) -> dict[str, int]:
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+def playbook(name: str, sources: list[str], log: Path, *extra: str) -> tuple[float, dict[str, int]]:
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", INVENTORY, *sources, name, *extra]
+    say(" ".join(argv[1:]))
+    result = run_command(argv, timeout=3600, env=ansible_env(), log=log).check()
+    say(f"{name}: {result.seconds:.1f} s")
+    return result.seconds, recap_changed(result.stdout)
+
+
+def measure(connection: str, sources: list[str]) -> dict[str, Any]:
+    logs = BUILD_DIR / f"connection-{connection}"
+    playbook("tests/lab/destroy.yml", [], logs / "destroy.log")
+    playbook("tests/lab/create.yml", [], logs / "create.log")
+    cold, _ = playbook("playbooks/site.yml", sources, logs / "site-cold.log")
+    noop, changed = playbook("playbooks/site.yml", sources, logs / "site-noop.log")
+    if set(changed.values()) != {0}:
+        raise SystemExit(f"{connection}: the second site.yml changed something: {changed}")
+    upgrade, _ = playbook(
+        "playbooks/upgrade.yml", sources, logs / "upgrade.log", "-e", f"app_version={UPGRADE_VERSION}"
+    )
+    return {
+        "connection": connection,
+        "cold_site_s": round(cold, 1),
+        "noop_site_s": round(noop, 1),
+        "noop_over_cold": round(noop / cold, 2),
+        "upgrade_s": round(upgrade, 1),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    headers = ["connection", "cold site.yml (s)", "no-op site.yml (s)", "no-op / cold", "upgrade 2 x 2 (s)"]
+    keys = ["connection", "cold_site_s", "noop_site_s", "noop_over_cold", "upgrade_s"]
+    return markdown_table(headers, [[row[key] for key in keys] for row in rows])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", default="ssh,docker", help="comma-separated: ssh, docker")
+    parser.add_argument("--out", type=Path, default=BUILD_DIR / "connection.json")
+    args = parser.parse_args()
+    overlay = docker_overlay(REPO_ROOT / INVENTORY, OVERLAY)
+    sources = {"ssh": [], "docker": ["-i", str(overlay)]}
+    rows = [measure(name, sources[name]) for name in args.connections.split(",")]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
