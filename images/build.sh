@@ -77,7 +77,7 @@ rootfs() {
 # first connection on Ubuntu, whose ssh.socket starts it). The .deb files the
 # docker and balancer roles install are downloaded into the apt cache (and the
 # package lists kept), so converging needs no network and is quick.
-HOST_RECIPE=5  # 2: keepalived; 3: iputils-ping (its uplink check); 4: sshd, deploy user; 5: noble-updates
+HOST_RECIPE=6  # 2: keepalived; 3: iputils-ping; 4: sshd, deploy user; 5: noble-updates; 6: /proc/sys rw
 build_host() {
   local tag="$PREFIX/host:$SUITE" docker_packages="docker.io docker-cli docker-compose"
   [ "$UBUNTU" = 0 ] || docker_packages="docker.io docker-compose-v2"
@@ -91,6 +91,10 @@ build_host() {
     --customize-hook='echo "deploy ALL=(ALL) NOPASSWD:ALL" >"$1"/etc/sudoers.d/deploy && chmod 0440 "$1"/etc/sudoers.d/deploy' \
     --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
     --customize-hook='mkdir -p "$1"/etc/systemd/system/ssh.service.d && printf "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n" >"$1"/etc/systemd/system/ssh.service.d/pyweb-host-keys.conf' \
+    --customize-hook='printf "%s\n" "[Unit]" "Description=Lab host: /proc/sys writable, as on a server (Docker 28+ sets per-interface sysctls)" \
+      "DefaultDependencies=no" "Before=sysinit.target containerd.service docker.service" "[Service]" "Type=oneshot" \
+      "ExecStart=/bin/mount -o remount,rw /proc/sys" "[Install]" "WantedBy=sysinit.target" \
+      >"$1"/etc/systemd/system/pyweb-proc-sys-rw.service && chroot "$1" systemctl enable pyweb-proc-sys-rw.service' \
     --customize-hook='rm -f "$1"/etc/machine-id && touch "$1"/etc/machine-id'
   docker import --change 'ENV container=docker' --change 'CMD ["/lib/systemd/systemd"]' \
     --change "LABEL pyweb.recipe=$HOST_RECIPE" "$WORK/host.tar" "$tag" >/dev/null
