@@ -20,7 +20,7 @@ version_added: 0.2.0
 author: pyweb.ha maintainers (@pyweb-ha)
 options:
   path:
-    description: Path of the lease file.
+    description: Path of the lease file; its directory is made (mode 0755) when missing.
     type: path
     required: true
   state:
@@ -145,6 +145,7 @@ def main() -> None:
             f"{describe(other, now)}"
         )
     if not module.check_mode:
+        os.makedirs(os.path.dirname(p["path"]), mode=0o755, exist_ok=True)
         write_atomic(p["path"], json.dumps(lease, indent=2) + "\n", mode=0o644)
     # A lease is the run's bookkeeping, not the host's configuration: never a change.
     module.exit_json(changed=False, lease=lease, taken_over=other)

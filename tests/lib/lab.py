@@ -86,7 +86,9 @@ def molecule_host(name: str) -> Any:
     import testinfra
 
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+    # Through Ansible itself: testinfra's own SSH command would take the
+    # inventory's values unrendered (the lab's key is "{{ lab_ssh_dir }}/...").
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory, force_ansible=True)
 
 
 class DockerError(subprocess.CalledProcessError):
