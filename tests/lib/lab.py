@@ -85,10 +85,19 @@ def molecule_host(name: str) -> Any:
 
     import testinfra
 
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    # Through Ansible itself: testinfra's own SSH command would take the
-    # inventory's values unrendered (the lab's key is "{{ lab_ssh_dir }}/...").
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory, force_ansible=True)
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    # Over SSH as Ansible reaches it: testinfra's ansible:// would take the
+    # group variables unrendered (the lab's key is "{{ lab_ssh_dir }}/..."), so
+    # the address, user and key come from Molecule's instance configuration
+    # (rendered) and the options from the scenario's ssh_args (known_hosts).
+    variables = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_variables(name)
+    return testinfra.get_host(
+        f"ssh://{variables['ansible_user']}@{variables['ansible_host']}",
+        ssh_identity_file=variables["ansible_private_key_file"],
+        ssh_extra_args=molecule_ssh_args().get("ANSIBLE_SSH_ARGS", ""),
+        sudo=True,
+    )
 
 
 class DockerError(subprocess.CalledProcessError):
