@@ -84,7 +84,6 @@ def molecule_host(name: str) -> Any:
     import os
 
     import testinfra
-
     from testinfra.utils.ansible_runner import AnsibleRunner
 
     # Over SSH as Ansible reaches it: testinfra's ansible:// would take the
