@@ -1,0 +1,124 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pyweb.ha maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Read, in one round trip, which Debian packages a host lacks and which
+systemd units are not enabled or not running, so a role runs apt and starts
+services only when something is missing."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: host_state
+short_description: Which packages a host lacks and which units are not enabled and running
+description:
+  - Read-only, one round trip (C(dpkg-query) and C(systemctl show)). A role runs C(apt) only for
+    a host that lacks a package, and C(systemd_service) only for a unit that is not enabled or
+    not active, so a run that changes nothing skips both. Runs in check mode too.
+version_added: 0.2.0
+author: pyweb.ha maintainers (@pyweb-ha)
+options:
+  packages:
+    description: Debian package names that must be installed.
+    type: list
+    elements: str
+    default: []
+  units:
+    description: systemd units (without C(.service)) that must be enabled and active.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Look for what keepalived needs
+  pyweb.ha.host_state:
+    packages: [keepalived]
+    units: [keepalived]
+  register: state
+
+- name: Install keepalived
+  ansible.builtin.apt:
+    name: keepalived
+  when: state.packages_missing | length > 0
+"""
+
+RETURN = r"""
+packages_missing:
+  description: The given packages that are not installed (or unknown to dpkg).
+  returned: always
+  type: list
+  elements: str
+units_down:
+  description: The given units that are not both enabled and active (or do not exist).
+  returned: always
+  type: list
+  elements: str
+units:
+  description: Each unit's C(UnitFileState) and C(ActiveState).
+  returned: always
+  type: dict
+  sample: {docker: {UnitFileState: enabled, ActiveState: active}}
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def installed_packages(dpkg_output: str) -> set[str]:
+    """Names whose dpkg status is installed, from `dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n'`."""
+    found = set()
+    for line in dpkg_output.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].startswith("ii"):
+            found.add(parts[0].split(":")[0])
+    return found
+
+
+def unit_states(show_output: str, units: list[str]) -> dict[str, dict[str, str]]:
+    """Per unit, the properties of `systemctl show -p UnitFileState -p ActiveState U1 U2 ...`
+    (blocks separated by empty lines, in the order asked)."""
+    blocks = show_output.strip().split("\n\n")
+    states: dict[str, dict[str, str]] = {}
+    for index, unit in enumerate(units):
+        block = blocks[index] if index < len(blocks) else ""
+        states[unit] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    return states
+
+
+def is_up(properties: dict[str, str]) -> bool:
+    return properties.get("UnitFileState") == "enabled" and properties.get("ActiveState") == "active"
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "units": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    packages: list[str] = module.params["packages"]
+    units: list[str] = module.params["units"]
+    result: dict[str, Any] = {"changed": False, "packages_missing": [], "units_down": [], "units": {}}
+    if packages:
+        # rc 1 when a name is unknown: the known ones are still listed.
+        _rc, out, _err = module.run_command(
+            ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *packages]
+        )
+        have = installed_packages(out)
+        result["packages_missing"] = [name for name in packages if name not in have]
+    if units:
+        services = [unit if "." in unit else f"{unit}.service" for unit in units]
+        rc, out, err = module.run_command(
+            ["systemctl", "show", "-p", "UnitFileState", "-p", "ActiveState", *services]
+        )
+        if rc != 0:
+            module.fail_json(msg=f"systemctl show failed (rc={rc}): {err.strip()}")
+        result["units"] = unit_states(out, units)
+        result["units_down"] = [unit for unit in units if not is_up(result["units"][unit])]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
