@@ -75,13 +75,13 @@ def measure(connection: str, sources: list[str]) -> dict[str, Any]:
     logs = BUILD_DIR / f"connection-{connection}"
     playbook("tests/lab/destroy.yml", [], logs / "destroy.log")
     playbook("tests/lab/create.yml", [], logs / "create.log")
-    cold, _ = playbook("playbooks/site.yml", sources, logs / "site-cold.log")
+    cold = playbook("playbooks/site.yml", sources, logs / "site-cold.log")[0]
     noop, changed = playbook("playbooks/site.yml", sources, logs / "site-noop.log")
     if set(changed.values()) != {0}:
         raise SystemExit(f"{connection}: the second site.yml changed something: {changed}")
-    upgrade, _ = playbook(
+    upgrade = playbook(
         "playbooks/upgrade.yml", sources, logs / "upgrade.log", "-e", f"app_version={UPGRADE_VERSION}"
-    )
+    )[0]
     return {
         "connection": connection,
         "cold_site_s": round(cold, 1),
