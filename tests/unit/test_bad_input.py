@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.lib.ansible_cli import ansible_command, ansible_env
 from tests.lib.tls import pem_pair
 
 REPO = Path(__file__).resolve().parents[2]
@@ -376,14 +376,6 @@ def _fill(value: Any, tmp: Path) -> Any:
     return value
 
 
-def _ansible_playbook() -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not found:
-        pytest.skip("ansible-playbook is not installed")
-    return found
-
-
 def _run(case: Case, tmp: Path, command: str) -> Run:
     tmp.mkdir(parents=True, exist_ok=True)
     for name, text in case.files.items():
@@ -392,16 +384,7 @@ def _run(case: Case, tmp: Path, command: str) -> Run:
     for change in case.changes:
         change(inventory)
     (tmp / "hosts.yml").write_text(yaml.safe_dump(_fill(inventory, tmp), sort_keys=False))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-tmp"),
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_GATHERING": "explicit",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-    }
+    env = ansible_env(tmp, ANSIBLE_GATHERING="explicit", ANSIBLE_RETRY_FILES_ENABLED="0")
     args = [command, "-i", str(tmp / "hosts.yml"), str(REPO / "playbooks" / case.playbook), *case.extra]
     done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
     (tmp / "output.log").write_text(done.stdout + done.stderr)
@@ -418,7 +401,7 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         if hasattr(item, "callspec") and isinstance(item.callspec.params.get("case"), Case)
     }
     cases = [case for case in CASES if case.id in selected]
-    command = _ansible_playbook()
+    command = ansible_command()
     root = tmp_path_factory.mktemp("badinput")
     workers = max(2, min(len(cases), 2 * (os.cpu_count() or 1)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -497,16 +480,10 @@ def test_the_example_inventory_validates_offline(tmp_path: Path) -> None:
     cert, key = CURRENT
     (example / "files" / "fullchain.pem").write_text(cert)
     (example / "files" / "privkey.pem").write_text(key)
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
+    env = ansible_env(tmp_path)
     done = subprocess.run(
         [
-            _ansible_playbook(),
+            ansible_command(),
             "-i",
             str(example / "hosts.yml"),
             str(REPO / "playbooks" / "validate.yml"),
@@ -529,7 +506,7 @@ def test_the_example_inventory_validates_offline(tmp_path: Path) -> None:
         "lb1.example.com",
         "lb2.example.com",
     }
-    ansible_inventory = str(Path(_ansible_playbook()).with_name("ansible-inventory"))
+    ansible_inventory = ansible_command("ansible-inventory")
     inventory = subprocess.run(
         [ansible_inventory, "-i", str(example / "hosts.yml"), "--list"],
         capture_output=True,

@@ -9,7 +9,6 @@ import grp
 import json
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,16 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.lib.ansible_cli import ansible_command, ansible_env
+
 SECRET = "s3cr3t-never-shown-4711"
-
-
-def _ansible_playbook() -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.exists() else shutil.which("ansible-playbook")
-    if not found:
-        pytest.skip("ansible-playbook is not installed")
-    return found
 
 
 @pytest.fixture
@@ -84,18 +76,14 @@ def _play(
         }
     ]
     (lab / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
-        "ANSIBLE_LOCAL_TEMP": str(lab / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.default",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-    }
+    env = ansible_env(
+        lab,
+        ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.default",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    )
     command = [
-        _ansible_playbook(),
+        ansible_command(),
         "-i",
         "localhost,",
         "-c",
