@@ -94,7 +94,8 @@ def measure(connection: str, sources: list[str]) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     headers = ["connection", "cold site.yml (s)", "no-op site.yml (s)", "no-op / cold", "upgrade 2 x 2 (s)"]
     keys = ["connection", "cold_site_s", "noop_site_s", "noop_over_cold", "upgrade_s"]
-    return markdown_table(headers, [[row[key] for key in keys] for row in rows])
+    cells = [[f"{row[key]:.2f}" if key == "noop_over_cold" else row[key] for key in keys] for row in rows]
+    return markdown_table(headers, cells)
 
 
 def main() -> int:
