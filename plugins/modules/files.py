@@ -242,36 +242,30 @@ def ensure_file(
     return True, file_diff(spec, before, data) if before != data else None
 
 
+def _options(mode: str, **own: dict[str, Any]) -> dict[str, Any]:
+    """Suboptions of a file or a directory: its own, then mode (default given), owner and group."""
+    return {
+        **own,
+        "mode": {"type": "str", "default": mode},
+        "owner": {"type": "str", "default": "root"},
+        "group": {"type": "str", "default": "root"},
+    }
+
+
 def main() -> None:
-    owner = {"type": "str", "default": "root"}
+    file_options = _options(
+        "0644",
+        dest={"type": "path", "required": True},
+        content={"type": "str", "no_log": True},
+        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
+        validate={"type": "str"},
+        secret={"type": "bool", "default": False},
+    )
+    directory_options = _options("0755", path={"type": "path", "required": True})
     module = AnsibleModule(
         argument_spec={
-            "files": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "dest": {"type": "path", "required": True},
-                    "content": {"type": "str", "no_log": True},
-                    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-                    "mode": {"type": "str", "default": "0644"},
-                    "owner": owner,
-                    "group": owner,
-                    "validate": {"type": "str"},
-                    "secret": {"type": "bool", "default": False},
-                },
-            },
-            "directories": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "path": {"type": "path", "required": True},
-                    "mode": {"type": "str", "default": "0755"},
-                    "owner": owner,
-                    "group": owner,
-                },
-            },
+            "files": {"type": "list", "elements": "dict", "default": [], "options": file_options},
+            "directories": {"type": "list", "elements": "dict", "default": [], "options": directory_options},
         },
         supports_check_mode=True,
     )
