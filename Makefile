@@ -43,7 +43,13 @@ molecule: images ## Every Molecule scenario (SCENARIOS="single cluster ...")
 	@for run in $(SCENARIOS); do \
 	  s=$${run%%:*}; wsgi=gunicorn; [ "$$run" = "$$s" ] || wsgi=$${run#*:}; \
 	  echo "==> molecule test -s $$s (WSGI server: $$wsgi)"; \
-	  PYWEB_WSGI_SERVER=$$wsgi molecule test -s $$s || exit 1; \
+	  mkdir -p build; log=build/molecule-$$s.log; \
+	  PYWEB_WSGI_SERVER=$$wsgi molecule test -s $$s 2>&1 | tee $$log; \
+	  if [ "$${PIPESTATUS[0]}" != 0 ]; then \
+	    echo "==> molecule test -s $$s failed; the failed checks (whole output: $$log):"; \
+	    grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[' $$log | grep -B1 -E '^(FAILED|ERROR) |^fatal: ' | cut -c1-600; \
+	    exit 1; \
+	  fi; \
 	done
 
 test: lint sanity unit molecule ## Everything CI runs

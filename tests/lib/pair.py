@@ -178,10 +178,14 @@ def run_pair_fault(
 
 
 def _first(predicate: Callable[[], bool], runner: LoadRunner, within: float) -> float | None:
-    """The load's clock when predicate() first held, polled; None after `within` s."""
+    """The load's clock when the poll that first found predicate() true began
+    (its first step, the local neighbour table, is what clients see; asking
+    a container afterwards to confirm can take a second on a loaded machine,
+    which is not part of the move); None after `within` s."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
+        began = runner.elapsed()
         if predicate():
-            return runner.elapsed()
+            return began
         time.sleep(POLL_S)
     return None
