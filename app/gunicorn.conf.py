@@ -1,6 +1,10 @@
-"""Gunicorn settings for the pyweb sample service.
+"""Gunicorn settings of the collection's app image (the pyweb sample service,
+or a WSGI app built with the collection's Dockerfile).
 
-Tunables come from the environment so one image serves every host:
+The app is ``APP_MODULE`` (``module:callable``, importable from /app/src) on
+``APP_PORT``: both set by the image (Dockerfile ENV), APP_PORT by the stack
+role for each replica. Tunables come from the environment so one image
+serves every host:
 ``APP_WORKERS`` (default 2), ``APP_THREADS`` (default 4) and
 ``APP_GRACEFUL_TIMEOUT`` (seconds, default 20). The container's stop grace
 period must be longer than ``APP_GRACEFUL_TIMEOUT`` so that SIGTERM lets
@@ -25,9 +29,9 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
     return max(minimum, value)
 
 
-wsgi_app = "pyweb_app:app"
+wsgi_app = os.environ["APP_MODULE"]
 pythonpath = "/app/src"
-bind = ["0.0.0.0:8000"]
+bind = [f"0.0.0.0:{os.environ['APP_PORT']}"]
 
 worker_class = "gthread"
 workers = _env_int("APP_WORKERS", 2)

@@ -4,7 +4,7 @@
 # skip this and point the image variables (image_base_image, stack_nginx_image,
 # ...) at public images.
 #
-#   images/build.sh [host|python|nginx ...]   (default: all)
+#   images/build.sh [host|python|nginx|registry ...]   (default: all)
 #   SUITE=noble images/build.sh host           (the Ubuntu 24.04 lab host)
 #
 # An image whose tag already exists is kept when it was built from the same
@@ -124,13 +124,40 @@ build_nginx() {
   echo "built $tag"
 }
 
+# The distribution registry, from Debian's docker-registry package: the
+# controller's layer registry (image_transfer: layers) and, with TLS and
+# basic auth (htpasswd from apache2-utils makes its bcrypt file), the registry
+# the tests push to in registry mode (REGISTRY_AUTH* and REGISTRY_HTTP_TLS*
+# variables turn them on). Runs as docker-registry, stores in
+# /var/lib/registry (where the upstream registry:2 image does), port 5000.
+REGISTRY_RECIPE=2  # 2: no auth unless asked (Debian's config turns htpasswd on)
+build_registry() {
+  local tag="$PREFIX/registry:$SUITE"
+  have "$tag" "$REGISTRY_RECIPE" && { echo "kept $tag"; return; }
+  # shellcheck disable=SC2016  # "$1" is mmdebstrap's chroot, expanded by it
+  rootfs "$WORK/registry.tar" docker-registry,apache2-utils,ca-certificates \
+    --customize-hook='chroot "$1" install -d -o docker-registry -g docker-registry -m 0750 /var/lib/registry' \
+    --customize-hook='printf "%s\n" "version: 0.1" "log: {fields: {service: registry}}" \
+      "storage: {filesystem: {rootdirectory: /var/lib/registry}, delete: {enabled: true}}" \
+      "http: {addr: \":5000\", headers: {X-Content-Type-Options: [nosniff]}}" >"$1"/etc/docker/registry/config.yml'
+  docker import \
+    --change 'USER docker-registry' \
+    --change 'ENV REGISTRY_HTTP_ADDR=0.0.0.0:5000 REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry' \
+    --change 'EXPOSE 5000' \
+    --change 'VOLUME /var/lib/registry' \
+    --change 'CMD ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"]' \
+    --change "LABEL pyweb.recipe=$REGISTRY_RECIPE" "$WORK/registry.tar" "$tag" >/dev/null
+  echo "built $tag"
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(host python nginx)
+[ ${#targets[@]} -gt 0 ] || targets=(host python nginx registry)
 for t in "${targets[@]}"; do
   case "$t" in
     host) build_host ;;
     python) build_python ;;
     nginx) build_nginx ;;
-    *) echo "images/build.sh: unknown image '$t' (host, python, nginx)" >&2; exit 2 ;;
+    registry) build_registry ;;
+    *) echo "images/build.sh: unknown image '$t' (host, python, nginx, registry)" >&2; exit 2 ;;
   esac
 done

@@ -53,6 +53,8 @@ def docker_overlay(inventory: Path, path: Path) -> Path:
                 "ansible_host": name,
                 "ansible_user": "root",
                 "ansible_become": False,
+                # Layer shipping rides on SSH: the Docker connection ships archives.
+                "image_transfer": "archive",
             }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=True))

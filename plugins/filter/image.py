@@ -26,8 +26,21 @@ def image_content_key(info: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
+def lacking_images(
+    controller: list[Mapping[str, Any]], host: list[Mapping[str, Any]], refs: list[str]
+) -> list[str]:
+    """The names of `refs` whose image (a controller docker_image_info entry)
+    the host holds under no name with the same content, in `refs`' order."""
+    held = {image_content_key(image) for image in host}
+    lacking = set()
+    for image in controller:
+        if image_content_key(image) not in held:
+            lacking.update(set(image.get("RepoTags") or []) & set(refs))
+    return [ref for ref in refs if ref in lacking]
+
+
 class FilterModule:
     """pyweb.ha image filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"image_content_key": image_content_key}
+        return {"image_content_key": image_content_key, "lacking_images": lacking_images}

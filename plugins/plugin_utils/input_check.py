@@ -43,6 +43,7 @@ DOMAIN_RE = re.compile(_DOMAIN)
 PATH_COMPONENT_RE = re.compile(_PATH_COMPONENT)
 REFERENCE_RE = re.compile(rf"(?P<name>{_NAME})(?::{_TAG})?(?:@{_DIGEST})?")
 COMPOSE_PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+CONTAINER_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 NGINX_TIME_RE = re.compile(r"[0-9]+(?:ms|s|m|h)?")
 NGINX_SIZE_RE = re.compile(r"[0-9]+[kKmMgG]?")
 COMPOSE_DURATION_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+")
@@ -55,6 +56,8 @@ INTERFACE_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 VRRP_PASSWORD_RE = re.compile(r"[!-~]{1,8}")
 PYTHON_VERSION_RE = re.compile(r"3[.][0-9]+")
 BATCH_RE = re.compile(r"[1-9][0-9]*|(?:[1-9][0-9]?|100)%")
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+WSGI_ENTRY_POINT_RE = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}")
 
 FORMAT_TAG = re.compile(r"Format: ([a-z0-9_]+(?:, *[a-z0-9_]+)*)( or empty)?\.?")
 RANGE_TAG = re.compile(r"Range: (-?[0-9]+)?\.\.(-?[0-9]+)?(?: or (-?[0-9]+))?( or empty)?\.?")
@@ -149,13 +152,28 @@ def controller_dir(value: Any) -> bool:
     return rendered is not None and (not rendered.startswith("/") or os.path.isdir(rendered))
 
 
+def _python_module(directory: str) -> bool:
+    """A .py file at the top of the directory, or a package (a directory with .py files) there."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_file() and entry.name.endswith(".py"):
+                return True
+            if entry.is_dir() and not entry.name.startswith("."):
+                with os.scandir(entry.path) as inside:
+                    if any(item.is_file() and item.name.endswith(".py") for item in inside):
+                        return True
+    return False
+
+
 def app_source_dir(value: Any) -> bool:
+    """An absolute directory with a requirements.txt, and either a Dockerfile
+    (built as it is) or a Python module (built with the collection's Dockerfile)."""
     rendered = text(value)
-    if rendered is None:
+    if rendered is None or not rendered.startswith("/") or not os.path.isdir(rendered):
         return False
-    if not rendered.startswith("/"):
-        return True
-    return all(os.path.isfile(os.path.join(rendered, name)) for name in ("Dockerfile", "requirements.txt"))
+    if not os.path.isfile(os.path.join(rendered, "requirements.txt")):
+        return False
+    return os.path.isfile(os.path.join(rendered, "Dockerfile")) or _python_module(rendered)
 
 
 def python_version(value: Any) -> bool:
@@ -237,6 +255,12 @@ FORMATS: dict[str, Format] = {
         "pyweb",
         matches(COMPOSE_PROJECT_RE),
     ),
+    "container_name": Format(
+        "a Docker container or volume name"
+        " (letters, digits, '_', '.' and '-', starting with a letter or digit)",
+        "pyweb-layers",
+        matches(CONTAINER_NAME_RE),
+    ),
     "absolute_path": Format("an absolute path on the host", "/opt/pyweb", absolute_path),
     "controller_dir": Format(
         "a directory on the controller (absolute, or relative to the playbook)",
@@ -244,9 +268,15 @@ FORMATS: dict[str, Format] = {
         controller_dir,
     ),
     "app_source_dir": Format(
-        "a directory on the controller with a Dockerfile and a requirements.txt",
+        "an absolute directory on the controller with a requirements.txt, and either a Dockerfile"
+        " or a WSGI module (a .py file or a package at its top, built with the collection's Dockerfile)",
         "/home/me/myapp",
         app_source_dir,
+    ),
+    "wsgi_entry_point": Format(
+        "a WSGI entry point, module:callable (a dotted module name, e.g. shop.wsgi:application)",
+        "shop.wsgi:application",
+        matches(WSGI_ENTRY_POINT_RE),
     ),
     "nginx_time": Format(_NGINX_TIME, "5s", matches(NGINX_TIME_RE)),
     "nginx_size": Format(

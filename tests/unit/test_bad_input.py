@@ -39,7 +39,12 @@ def base_inventory() -> Inventory:
                 "app": {"hosts": {APP1: {}}},
                 "balancer": {"hosts": {LB: {}}},
             },
-            "vars": {"ansible_connection": "community.docker.docker", "app_version": "1.0.0"},
+            # The Docker connection ships archives (layers ride on SSH).
+            "vars": {
+                "ansible_connection": "community.docker.docker",
+                "app_version": "1.0.0",
+                "image_transfer": "archive",
+            },
         }
     }
 
@@ -217,7 +222,12 @@ CASES = [
     Case(
         "registry-mode-without-registry",
         (group_vars("all", image_transfer="registry"),),
-        (APP1, 'image_registry is ""', "image_transfer: archive"),
+        (APP1, 'image_registry is ""', "image_transfer: layers"),
+    ),
+    Case(
+        "layers-without-ssh",
+        (group_vars("all", image_transfer="layers"),),
+        (APP1, "layers only over the ssh connection", "community.docker.docker", "image_transfer: archive"),
     ),
     Case(
         "docker-install-from-unknown",

@@ -1,12 +1,14 @@
 """image_content_key: the same image in Docker's classic store (controller,
 Docker 20.10) and in containerd's store (a Docker 29 host) has other IDs but
-the same key; any change of layers or run configuration changes it."""
+the same key; any change of layers or run configuration changes it.
+lacking_images: the names a host must receive, by content, whatever it
+calls its images."""
 
 from __future__ import annotations
 
 import copy
 
-from plugins.filter.image import image_content_key
+from plugins.filter.image import image_content_key, lacking_images
 
 CLASSIC = {
     "Id": "sha256:" + "a" * 64,
@@ -51,3 +53,20 @@ def test_another_layer_or_command_changes_the_key():
 
 def test_an_image_without_layers_or_config_has_a_key():
     assert image_content_key({}).startswith("sha256:")
+
+
+def test_a_host_lacks_what_it_holds_under_no_name_with_that_content():
+    nginx = {"RepoTags": ["pyweb/nginx:trixie"], "RootFS": {"Layers": ["sha256:" + "9" * 64]}}
+    renamed = containerd_store(CLASSIC) | {"RepoTags": ["old/name:1"]}
+    refs = ["pyweb/app:1.0.0", "pyweb/nginx:trixie"]
+    assert lacking_images([CLASSIC, nginx], [], refs) == refs
+    assert lacking_images([CLASSIC, nginx], [renamed], refs) == ["pyweb/nginx:trixie"]
+    assert lacking_images([CLASSIC, nginx], [renamed, nginx], refs) == []
+
+
+def test_an_image_with_two_wanted_names_is_lacking_under_both():
+    both = CLASSIC | {"RepoTags": ["pyweb/app:1.0.0", "pyweb/app:latest"]}
+    assert lacking_images([both], [], ["pyweb/app:latest", "pyweb/app:1.0.0"]) == [
+        "pyweb/app:latest",
+        "pyweb/app:1.0.0",
+    ]

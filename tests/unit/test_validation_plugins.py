@@ -114,6 +114,59 @@ def test_port_refuses(value):
     assert not ok("port", value)
 
 
+def _app_dir(root: Path, *files: str) -> str:
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ("requirements.txt", "Dockerfile"),  # its own Dockerfile (the sample app/)
+        ("requirements.txt", "app.py"),  # a module, built with the collection's Dockerfile
+        ("requirements.txt", "shop/wsgi.py"),  # a package
+        ("requirements.txt", "shop/__init__.py"),
+    ],
+)
+def test_app_source_dir_accepts(tmp_path, files):
+    assert ok("app_source_dir", _app_dir(tmp_path, *files))
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ("Dockerfile",),  # no requirements.txt
+        ("app.py",),
+        ("requirements.txt",),  # neither a Dockerfile nor a module
+        ("requirements.txt", "static/app.js", ".hidden/x.py", "deep/er/app.py"),
+    ],
+)
+def test_app_source_dir_refuses(tmp_path, files):
+    assert not ok("app_source_dir", _app_dir(tmp_path, *files))
+
+
+def test_app_source_dir_is_an_existing_absolute_directory(tmp_path):
+    assert ok("app_source_dir", str(REPO / "app"))
+    assert ok("app_source_dir", str(REPO / "tests" / "fixtures" / "shop"))
+    assert not ok("app_source_dir", "app")  # relative
+    assert not ok("app_source_dir", str(tmp_path / "missing"))
+    assert not ok("app_source_dir", str(_app_dir(tmp_path, "requirements.txt", "app.py")) + "/app.py")
+
+
+@pytest.mark.parametrize("value", ["pyweb_app:app", "shop.wsgi:application", "_a.b_2.c:App"])
+def test_wsgi_entry_point_accepts(value):
+    assert ok("wsgi_entry_point", value)
+
+
+@pytest.mark.parametrize(
+    "value", ["pyweb_app", "shop/wsgi:app", "shop.wsgi:create_app()", "1app:app", "a:b:c", ""]
+)
+def test_wsgi_entry_point_refuses(value):
+    assert not ok("wsgi_entry_point", value)
+
+
 def test_the_jinja_tests_are_the_vocabulary():
     tests = JinjaTests().tests()
     assert set(tests) == {"docker_tag", "image_name", "image_reference", "ip_address", "port"}

@@ -1,0 +1,103 @@
+"""The build context of the app image (plugins/filter/build.py): an app
+directory with its own Dockerfile is the context as it is; one without gets
+the collection's Dockerfile and files, its requirements.txt at the top and
+itself as src/, and the WSGI servers' requirements in its wheelhouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugins.filter.build import (
+    COLLECTION_FILES,
+    FilterModule,
+    image_build_context,
+    requirements_digest,
+    wsgi_module_files,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "app"
+
+
+def test_a_directory_with_a_dockerfile_is_the_context_as_it_is():
+    plan = image_build_context("/src/shop/", "/c/app", True)
+    assert plan == {
+        "shape": "own",
+        "copies": [{"src": "/src/shop/", "dest": ""}],
+        "requirements": ["/src/shop/requirements.txt"],
+    }
+
+
+def test_a_directory_without_one_gets_the_collections_dockerfile():
+    plan = image_build_context("/src/kiosk", "/c/app/", False)
+    assert plan["shape"] == "collection"
+    copies = {c["dest"]: c["src"] for c in plan["copies"]}
+    assert copies == {
+        **{name: f"/c/app/{name}" for name in COLLECTION_FILES},
+        "requirements.txt": "/src/kiosk/requirements.txt",
+        "src/": "/src/kiosk/",
+    }
+    # The app's requirements, then the WSGI servers: one wheelhouse.
+    assert plan["requirements"] == ["/src/kiosk/requirements.txt", "/c/app/requirements-wsgi.txt"]
+
+
+def test_the_collection_files_exist_and_the_dockerfile_copies_them():
+    dockerfile = (APP / "Dockerfile").read_text()
+    for name in COLLECTION_FILES:
+        assert (APP / name).is_file(), name
+        if name not in ("Dockerfile", ".dockerignore"):
+            assert name in dockerfile, name
+    assert "COPY src/ /app/src/" in dockerfile
+
+
+def test_the_sample_app_includes_the_wsgi_servers_pinned_once():
+    requirements = (APP / "requirements.txt").read_text().splitlines()
+    wsgi = (APP / "requirements-wsgi.txt").read_text().splitlines()
+    assert "-r requirements-wsgi.txt" in requirements
+    pins = [line for line in wsgi if line and not line.startswith("#")]
+    assert sorted(pin.split("==")[0] for pin in pins) == ["gunicorn", "pyuwsgi"]
+    assert all("==" in pin for pin in pins)
+    assert not [line for line in requirements if line.startswith(("gunicorn", "pyuwsgi"))]
+
+
+def test_the_digest_follows_included_files(tmp_path):
+    (tmp_path / "requirements.txt").write_text("flask==3.1.3\n-r more.txt\n")
+    (tmp_path / "more.txt").write_text("gunicorn==27.0.1\n")
+    first = requirements_digest([str(tmp_path / "requirements.txt")])
+    (tmp_path / "more.txt").write_text("gunicorn==27.0.2\n")
+    assert requirements_digest([str(tmp_path / "requirements.txt")]) != first
+
+
+def test_the_digest_is_of_contents_not_of_places(tmp_path):
+    for where in ("a", "b"):
+        (tmp_path / where).mkdir()
+        (tmp_path / where / "requirements.txt").write_text("flask==3.1.3\n--requirement=./wsgi.txt\n")
+        (tmp_path / where / "wsgi.txt").write_text("gunicorn==27.0.1\n-c wsgi.txt\n")  # a loop is read once
+    a, b = (requirements_digest([str(tmp_path / w / "requirements.txt")]) for w in ("a", "b"))
+    assert a == b
+    assert requirements_digest([str(APP / "requirements.txt")]) != requirements_digest(
+        [str(APP / "requirements-wsgi.txt")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "files"),
+    [
+        ("pyweb_app:app", ["pyweb_app.py", "pyweb_app/__init__.py"]),
+        ("shop.wsgi:application", ["shop/wsgi.py", "shop/wsgi/__init__.py"]),
+        ("shop/wsgi:application", []),
+        ("no_callable", []),
+    ],
+)
+def test_wsgi_module_files(entry_point, files):
+    assert wsgi_module_files(entry_point) == files
+
+
+def test_the_filters_are_published():
+    assert set(FilterModule().filters()) == {
+        "image_build_context",
+        "requirements_digest",
+        "wsgi_module_files",
+    }
