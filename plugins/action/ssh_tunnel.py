@@ -35,7 +35,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGS)
+        args = self.validate_argument_spec(argument_spec=ARGS)[1]
         host = task_vars.get("inventory_hostname", "?") if task_vars else "?"
         remote_port = args["remote_port"] or args["port"]
         spec = forward_spec(remote_port, args["port"])
