@@ -47,7 +47,8 @@ molecule: images ## Every Molecule scenario (SCENARIOS="single cluster ...")
 	  PYWEB_WSGI_SERVER=$$wsgi molecule test -s $$s 2>&1 | tee $$log; \
 	  if [ "$${PIPESTATUS[0]}" != 0 ]; then \
 	    echo "==> molecule test -s $$s failed; the failed checks (whole output: $$log):"; \
-	    grep -E '^(FAILED|ERROR) |^fatal: |^TASK \[' $$log | grep -B1 -E '^(FAILED|ERROR) |^fatal: ' | cut -c1-600; \
+	    sed -n '/short test summary info/,/ passed\| failed/p' $$log | cut -c1-300; \
+	    grep -E 'fatal: \[' $$log | cut -c1-600; \
 	    exit 1; \
 	  fi; \
 	done

@@ -236,7 +236,7 @@ def test_an_upgrade_killed_at_three_points_under_load_converges_when_run_again(l
     outputs: list[str] = []
 
     def sequence():
-        outputs.append(killed(Background(*upgrade), "Copy to the host the archive of", delay=1))
+        outputs.append(killed(Background(*upgrade), "Pull the layers this host lacks", delay=1))
         time.sleep(21)  # the killed run's lease expires
         outputs.append(killed(Background(*upgrade), "Swap a replica to its new version", delay=2))
         broken = (*upgrade, "-e", "pyweb_lease_break=true")
