@@ -3,7 +3,9 @@ dpkg-query and systemctl show print, turned into what is missing or down."""
 
 from __future__ import annotations
 
-from plugins.modules.host_state import installed_packages, is_up, unit_states
+import grp
+
+from plugins.modules.host_state import group_members, installed_packages, is_up, unit_states, user_exists
 
 
 def test_only_installed_packages_count() -> None:
@@ -24,3 +26,14 @@ def test_units_are_read_in_the_order_asked() -> None:
 def test_a_missing_unit_is_down() -> None:
     states = unit_states("ActiveState=inactive\nUnitFileState=\n", ["keepalived", "other"])
     assert not is_up(states["keepalived"]) and not is_up(states["other"])
+
+
+def test_group_members_count_the_primary_group() -> None:
+    root_group = grp.getgrgid(0).gr_name
+    members = group_members(root_group)
+    assert members is not None and "root" in members
+
+
+def test_a_group_that_does_not_exist_has_no_members() -> None:
+    assert group_members("pyweb-no-such-group") is None
+    assert not user_exists("pyweb-no-such-user") and user_exists("root")
