@@ -46,7 +46,8 @@ options:
     description:
       - C(info) reads; C(swap) replaces one replica; C(up) runs C(docker compose up --wait) for the
         whole project (removing orphans) under the host lock, so the health agent and a
-        swap never touch the project at the same time (C(site.yml) does this).
+        swap never touch the project at the same time (C(site.yml) does this). The balancer
+        role brings its own project up the same way, under its own host lock.
     type: str
     choices: [info, swap, up]
     default: info
@@ -207,8 +208,16 @@ print(json.dumps({"status": status, "body": body.decode("utf-8", "replace")}))
 
 
 def read_routes(project_dir: str) -> dict[str, Any]:
-    text = read_text(os.path.join(project_dir, ROUTES_FILE))
-    data = json.loads(text) if text else {}
+    path = os.path.join(project_dir, ROUTES_FILE)
+    text = read_text(path)
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError as err:
+        raise ValueError(
+            f"{path}, the routes record of the replicas, is not valid JSON ({err}). "
+            'Fix it by hand (per replica its serving slot and version: {"app_1": {"slot": "a", '
+            '"version": "1.0.0"}, ...}, as `docker ps` shows them), then run the playbook again.'
+        ) from err
     return data if isinstance(data, dict) else {}
 
 
