@@ -16,6 +16,7 @@ An app directory comes in one of two shapes:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from typing import Any
@@ -51,9 +52,11 @@ def image_build_context(source_dir: str, collection_app_dir: str, own_dockerfile
             "shape": "own",
             "copies": [{"src": f"{source}/", "dest": ""}],
             "requirements": [f"{source}/requirements.txt"],
+            "dockerfile": f"{source}/Dockerfile",
         }
     return {
         "shape": "collection",
+        "dockerfile": f"{collection}/Dockerfile",
         "copies": [{"src": f"{collection}/{name}", "dest": name} for name in COLLECTION_FILES]
         + [
             {"src": f"{source}/requirements.txt", "dest": "requirements.txt"},
@@ -94,6 +97,61 @@ def requirements_digest(paths: list[str]) -> str:
     return digest.hexdigest()
 
 
+# FROM lines of a Dockerfile: the image, after any --platform=... option.
+_FROM_RE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
+# Files that never change what an image holds: Python's bytecode caches.
+_SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".git"}
+
+
+def _context_files(copies: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """(path on the controller, path in the build context) of every file the context gets."""
+    pairs = []
+    for copy in copies:
+        src, dest = str(copy["src"]), str(copy["dest"])
+        if not src.endswith("/"):
+            pairs.append((src, dest))
+            continue
+        for root, dirs, names in os.walk(src):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
+            for name in sorted(names):
+                if name.endswith(".pyc"):
+                    continue
+                path = os.path.join(root, name)
+                pairs.append((path, os.path.join(dest, os.path.relpath(path, src))))
+    return pairs
+
+
+def _expand(ref: str, build_args: dict[str, Any], defaults: dict[str, str]) -> str:
+    """A FROM image with its ${ARG} / $ARG references filled in (build args first, then ARG defaults)."""
+    values = {**defaults, **{str(k): str(v) for k, v in build_args.items()}}
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), ""), ref)
+
+
+def image_build_inputs(plan: dict[str, Any], build_args: dict[str, Any]) -> dict[str, Any]:
+    """What an image build depends on, read on the controller: `digest`, the
+    SHA-256 of every file of the build context (its path there, its mode and
+    its content; bytecode caches left out) and of the build arguments; and
+    `bases`, the images its Dockerfile builds FROM (their IDs are looked up by
+    the role and belong to the build's key too). Stage names are not images."""
+    digest = hashlib.sha256()
+    for path, dest in _context_files(plan["copies"]):
+        with open(path, "rb") as handle:
+            content = handle.read()
+        mode = os.stat(path).st_mode & 0o777
+        digest.update(f"{dest}\0{mode:o}\0{len(content)}\0".encode() + content)
+    digest.update(json.dumps(build_args, sort_keys=True, default=str).encode())
+    with open(plan["dockerfile"], encoding="utf-8") as handle:
+        text = handle.read()
+    defaults = dict(re.findall(r"^\s*ARG\s+(\w+)=(\S+)", text, re.IGNORECASE | re.MULTILINE))
+    stages = {m.lower() for m in re.findall(r"^\s*FROM\s+.*\sAS\s+(\S+)", text, re.IGNORECASE | re.MULTILINE)}
+    bases = []
+    for ref in _FROM_RE.findall(text):
+        image = _expand(ref, build_args, defaults)
+        if image and image.lower() not in stages and image != "scratch" and image not in bases:
+            bases.append(image)
+    return {"digest": digest.hexdigest(), "bases": bases}
+
+
 def wsgi_module_files(entry_point: str) -> list[str]:
     """Where the module of a WSGI entry point (module:callable) lies in an app
     directory: pkg/mod.py or pkg/mod/__init__.py; [] when it is not one."""
@@ -110,6 +168,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "image_build_context": image_build_context,
+            "image_build_inputs": image_build_inputs,
             "requirements_digest": requirements_digest,
             "wsgi_module_files": wsgi_module_files,
         }

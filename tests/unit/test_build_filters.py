@@ -13,6 +13,7 @@ from plugins.filter.build import (
     COLLECTION_FILES,
     FilterModule,
     image_build_context,
+    image_build_inputs,
     requirements_digest,
     wsgi_module_files,
 )
@@ -27,6 +28,7 @@ def test_a_directory_with_a_dockerfile_is_the_context_as_it_is():
         "shape": "own",
         "copies": [{"src": "/src/shop/", "dest": ""}],
         "requirements": ["/src/shop/requirements.txt"],
+        "dockerfile": "/src/shop/Dockerfile",
     }
 
 
@@ -98,6 +100,60 @@ def test_wsgi_module_files(entry_point, files):
 def test_the_filters_are_published():
     assert set(FilterModule().filters()) == {
         "image_build_context",
+        "image_build_inputs",
         "requirements_digest",
         "wsgi_module_files",
     }
+
+
+def _own_app(tmp_path: Path) -> dict:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "app.py").write_text("app = None\n")
+    (tmp_path / "Dockerfile").write_text(
+        "ARG BASE_IMAGE=pyweb/python:3-trixie\n"
+        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS builder\n"
+        "FROM builder AS test\n"
+        "FROM registry.example:5000/tools:1 AS tools\n"
+        "FROM $BASE_IMAGE\n"
+    )
+    return image_build_context(str(tmp_path), str(APP), True)
+
+
+def test_the_build_key_changes_with_a_file_or_an_argument_only(tmp_path: Path) -> None:
+    plan = _own_app(tmp_path)
+    first = image_build_inputs(plan, {"APP_VERSION": "1.0.0"})
+    assert image_build_inputs(plan, {"APP_VERSION": "1.0.0"}) == first
+    # Bytecode caches change nothing the image holds.
+    (tmp_path / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "pkg" / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"x")
+    assert image_build_inputs(plan, {"APP_VERSION": "1.0.0"})["digest"] == first["digest"]
+    assert image_build_inputs(plan, {"APP_VERSION": "1.0.1"})["digest"] != first["digest"]
+    (tmp_path / "pkg" / "app.py").write_text("app = 1\n")
+    assert image_build_inputs(plan, {"APP_VERSION": "1.0.0"})["digest"] != first["digest"]
+
+
+def test_a_new_mode_changes_the_build_key(tmp_path: Path) -> None:
+    plan = _own_app(tmp_path)
+    before = image_build_inputs(plan, {})["digest"]
+    (tmp_path / "pkg" / "app.py").chmod(0o755)
+    assert image_build_inputs(plan, {})["digest"] != before
+
+
+def test_the_base_images_are_read_from_the_dockerfile(tmp_path: Path) -> None:
+    plan = _own_app(tmp_path)
+    # ARG defaults, overridden by build args; stage names are not images.
+    assert image_build_inputs(plan, {})["bases"] == [
+        "pyweb/python:3-trixie",
+        "registry.example:5000/tools:1",
+    ]
+    assert image_build_inputs(plan, {"BASE_IMAGE": "mine:1"})["bases"] == [
+        "mine:1",
+        "registry.example:5000/tools:1",
+    ]
+
+
+def test_the_collections_dockerfile_builds_from_the_base_image() -> None:
+    plan = image_build_context(str(REPO / "tests/fixtures/kiosk"), str(APP), False)
+    assert image_build_inputs(plan, {"BASE_IMAGE": "pyweb/python:3-trixie"})["bases"] == [
+        "pyweb/python:3-trixie"
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from plugins.filter.image import image_content_key, lacking_images
+from plugins.filter.image import image_content_key, image_id_of, lacking_images
 
 CLASSIC = {
     "Id": "sha256:" + "a" * 64,
@@ -70,3 +70,12 @@ def test_an_image_with_two_wanted_names_is_lacking_under_both():
         "pyweb/app:latest",
         "pyweb/app:1.0.0",
     ]
+
+
+def test_image_id_of_a_reference() -> None:
+    images = [CLASSIC, {"Id": "sha256:" + "b" * 64, "RepoTags": ["localhost:5000/base:latest"]}]
+    assert image_id_of("pyweb/app:1.0.0", images) == CLASSIC["Id"]
+    # An untagged name is :latest, also behind a registry with a port.
+    assert image_id_of("localhost:5000/base", images) == "sha256:" + "b" * 64
+    assert image_id_of("pyweb/app:2.0.0", images) == ""
+    assert image_id_of("pyweb/app:1.0.0", []) == ""

@@ -10,6 +10,8 @@ no failed request."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -116,3 +118,43 @@ def test_your_app_upgrades_under_load_with_no_failed_request(shop, url):
     assert run.result.returncode == 0, run.log()[-3000:]
     assert_no_failed_request(run)
     assert shop_versions(url) == {"app_1": {"1.0.1"}, "app_2": {"1.0.1"}}
+
+
+def first_outcome(output: str, task: str) -> str:
+    """How a task ended on its first host (ok, changed, skipping, fatal), from a playbook's output."""
+    after = output.split(f"TASK [{task}]", 1)
+    assert len(after) == 2, f"task {task!r} not in the output"
+    found = re.search(r"^(ok|changed|skipping|fatal):", after[1], re.M)
+    assert found, after[1][:500]
+    return found.group(1)
+
+
+def test_a_source_changed_under_the_same_version_is_built_shipped_and_rolled(shop, url, tmp_path):
+    """README "Deploy your own app": the image is built again when something
+    it is made of changed (label pyweb.ha.build-key). A changed source under
+    the version already deployed is built, pushed over the registry's tag of
+    that version, pulled, and rolled out one replica at a time under load; the
+    next run builds nothing and changes nothing."""
+    source = tmp_path / "shop"
+    shutil.copytree(SHOP, source)
+    wsgi = source / "shop" / "wsgi.py"
+    # identity()'s first field (the module's docstring names the fields too).
+    field = '        "service": "shop",\n'
+    patched_source = wsgi.read_text().replace(field, field + '        "patched": "yes",\n')
+    assert patched_source.count('"patched": "yes"') == 1, "identity() of the fixture changed"
+    wsgi.write_text(patched_source)
+    flags = (*shop, "-e", f"app_source_dir={source}", "-e", "app_version=1.0.1")
+    run = run_under_load({"shop": load(url, 16)}, "site.yml", *flags)
+    assert run.result.returncode == 0, run.log()[-3000:]
+    assert first_outcome(run.result.stdout, "pyweb.ha.image : Build the app image shop:1.0.1") == "changed"
+    assert_no_failed_request(run)
+    patched: dict[str, str] = {}
+    for _attempt in range(24):
+        answer = lab.http(f"{url}/")
+        assert answer.status == 200 and answer.body["version"] == "1.0.1", answer
+        patched[answer.body["replica"]] = answer.body.get("patched", "no")
+    assert patched == {"app_1": "yes", "app_2": "yes"}
+    again = lab.run_playbook("site.yml", *flags)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert first_outcome(again.stdout, "pyweb.ha.image : Build the app image shop:1.0.1") == "skipping"
+    assert lab.recap_changed(again.stdout)[HOST] == 0, again.stdout[-3000:]
