@@ -48,6 +48,9 @@ options:
         whole project (removing orphans) under the host lock, so the health agent and a
         swap never touch the project at the same time (C(site.yml) does this). The balancer
         role brings its own project up the same way, under its own host lock.
+      - C(up) first asks Compose what it would do (C(docker compose --dry-run up)); when every
+        container runs healthy and Compose would create, recreate, start or remove nothing, it
+        leaves out C(up --wait) and reports no change.
     type: str
     choices: [info, swap, up]
     default: info
@@ -302,22 +305,37 @@ def recreated_containers(dry_run_output: str) -> set[str]:
     return found
 
 
-def project_fingerprint(project: Project) -> list[tuple[str, str, str]]:
+def project_fingerprint(containers: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(name, id, state) of every container: what `up` may have changed."""
     return sorted(
         (str(c.get("Name", "")), str(c.get("Id", "")), str((c.get("State") or {}).get("Status", "")))
-        for c in project.containers()
+        for c in containers
     )
+
+
+def settled(containers: list[dict[str, Any]]) -> bool:
+    """Every container runs, healthy or without a health check: what
+    `up --wait` waits for."""
+    for info in containers:
+        state = info.get("State") or {}
+        health = (state.get("Health") or {}).get("Status", "healthy")
+        if state.get("Status") != "running" or health != "healthy":
+            return False
+    return bool(containers)
 
 
 def compose_up(project: Project, wait_timeout: int) -> bool:
     """`compose up --wait` of the whole project; True when a container changed."""
-    before = project_fingerprint(project)
+    before = project.containers()
+    # Compose's own verdict first (a dry run, without the wait): nothing to do.
+    if settled(before) and not would_change(project):
+        return False
+    fingerprint = project_fingerprint(before)
     project.compose(
         "up", "--detach", "--remove-orphans", "--no-build", "--pull", "never",
         "--wait", "--wait-timeout", str(wait_timeout),
     )  # fmt: skip
-    return project_fingerprint(project) != before
+    return project_fingerprint(project.containers()) != fingerprint
 
 
 DRY_RUN_CHANGES = ("Creat", "Recreat", "Start", "Remov", "Stop")

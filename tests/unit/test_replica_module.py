@@ -22,6 +22,7 @@ from plugins.modules.replica import (
     read_routes,
     recreated_containers,
     routes_json,
+    settled,
 )
 
 
@@ -135,3 +136,27 @@ def test_recreated_containers_reads_what_compose_dry_run_would_recreate():
 """
     assert recreated_containers(output) == {"pyweb-app_1_b-1", "pyweb-app_2_a-1"}
     assert recreated_containers(" DRY-RUN MODE -  Container pyweb-net-1  Running\n") == set()
+
+
+def container(status: str = "running", health: str | None = None) -> dict:
+    state: dict = {"Status": status}
+    if health:
+        state["Health"] = {"Status": health}
+    return {"State": state}
+
+
+def test_settled_when_every_container_runs_healthy_or_without_a_health_check():
+    assert settled([container(), container(health="healthy")]) is True
+
+
+@pytest.mark.parametrize(
+    ("found", "why"),
+    [
+        ([], "no container at all"),
+        ([container(), container("exited")], "a stopped container"),
+        ([container(), container(health="starting")], "not healthy yet"),
+        ([container(), container(health="unhealthy")], "unhealthy"),
+    ],
+)
+def test_not_settled(found, why):
+    assert settled(found) is False, why
