@@ -39,17 +39,22 @@ def lacking_images(
     return [ref for ref in refs if ref in lacking]
 
 
-def image_id_of(ref: str, images: list[Mapping[str, Any]]) -> str:
-    """The ID of the image that a reference names (NAME[:TAG], :latest when
-    untagged), among what community.docker.docker_image_info returned; '' when
+def image_info_of(ref: str, images: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The image that a reference names (NAME[:TAG], :latest when untagged, or
+    an ID), among what community.docker.docker_image_info returned; {} when
     none is there."""
     name = str(ref)
     last = name.rsplit("/", 1)[-1]
     tagged = name if (":" in last or "@" in last) else f"{name}:latest"
     for info in images:
         if tagged in (info.get("RepoTags") or []) or name == info.get("Id"):
-            return str(info.get("Id", ""))
-    return ""
+            return info
+    return {}
+
+
+def image_id_of(ref: str, images: list[Mapping[str, Any]]) -> str:
+    """The ID of the image that a reference names (image_info_of); '' when none is there."""
+    return str(image_info_of(ref, images).get("Id", ""))
 
 
 class FilterModule:
@@ -59,5 +64,6 @@ class FilterModule:
         return {
             "image_content_key": image_content_key,
             "image_id_of": image_id_of,
+            "image_info_of": image_info_of,
             "lacking_images": lacking_images,
         }

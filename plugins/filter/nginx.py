@@ -226,11 +226,27 @@ def nginx_service(
     return service
 
 
-def nginx_reload_argv(conf: str = "/etc/pyweb-nginx/nginx.conf") -> list[str]:
+NGINX_CONF = "/etc/pyweb-nginx/nginx.conf"
+
+
+def _nginx_test(conf: str) -> str:
+    return f"nginx -e stderr -t -q -c {conf}"
+
+
+def nginx_reload_argv(conf: str = NGINX_CONF) -> list[str]:
     """Command that reloads the Nginx of a tier inside its container: the
     configuration (and the certificates it names) is tested first, so a bad
     one fails the task loudly, and the running Nginx keeps serving the old one."""
-    return ["bash", "-c", f"nginx -e stderr -t -q -c {conf} && nginx -e stderr -c {conf} -s reload"]
+    return ["bash", "-c", f"{_nginx_test(conf)} && nginx -e stderr -c {conf} -s reload"]
+
+
+def nginx_check_command(image: str, mounts: list[str] | None = None, conf: str = NGINX_CONF) -> str:
+    """The check of a new Nginx configuration of a tier before it reaches the
+    disk (pyweb.ha.files, option validate: %s is the new file), in a throwaway
+    container of the tier's image with no network, with what it reads beside
+    it mounted read-only (mounts: HOST_PATH:CONTAINER_PATH)."""
+    volumes = [f"-v %s:{conf}:ro"] + [f"-v {mount}:ro" for mount in mounts or []]
+    return " ".join(["docker run --rm --network none", *volumes, image, _nginx_test(conf)])
 
 
 class FilterModule:
@@ -246,4 +262,5 @@ class FilterModule:
             "nginx_proxy_locations": nginx_proxy_locations,
             "nginx_service": nginx_service,
             "nginx_reload_argv": nginx_reload_argv,
+            "nginx_check_command": nginx_check_command,
         }

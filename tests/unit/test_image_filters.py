@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from plugins.filter.image import image_content_key, image_id_of, lacking_images
+from plugins.filter.image import image_content_key, image_id_of, image_info_of, lacking_images
 
 CLASSIC = {
     "Id": "sha256:" + "a" * 64,
@@ -79,3 +79,9 @@ def test_image_id_of_a_reference() -> None:
     assert image_id_of("localhost:5000/base", images) == "sha256:" + "b" * 64
     assert image_id_of("pyweb/app:2.0.0", images) == ""
     assert image_id_of("pyweb/app:1.0.0", []) == ""
+
+
+def test_image_info_of_a_reference() -> None:
+    assert image_info_of("pyweb/app:1.0.0", [CLASSIC]) is CLASSIC
+    assert image_info_of(CLASSIC["Id"], [CLASSIC]) is CLASSIC
+    assert image_info_of("pyweb/app:2.0.0", [CLASSIC]) == {}

@@ -13,6 +13,7 @@ from plugins.filter.layout import (
     stack_routes,
 )
 from plugins.filter.nginx import (
+    nginx_check_command,
     nginx_common_http,
     nginx_proxy,
     nginx_security_headers,
@@ -342,3 +343,16 @@ def test_balancer_pair_names_the_balancer_without_address():
             [{"inventory_hostname": "lb1", "pyweb_vrrp_address": "10.0.0.1"}, {"inventory_hostname": "lb2"}],
             "lb1",
         )
+
+
+def test_the_check_of_a_new_configuration_runs_in_a_throwaway_container_of_the_tier():
+    assert nginx_check_command("pyweb/nginx:trixie") == (
+        "docker run --rm --network none -v %s:/etc/pyweb-nginx/nginx.conf:ro pyweb/nginx:trixie "
+        "nginx -e stderr -t -q -c /etc/pyweb-nginx/nginx.conf"
+    )
+    # What the configuration reads (the balancer's certificate and key) is mounted beside it.
+    assert nginx_check_command("ngx:1", ["/opt/lb/conf/tls:/etc/pyweb-nginx/tls"]) == (
+        "docker run --rm --network none -v %s:/etc/pyweb-nginx/nginx.conf:ro "
+        "-v /opt/lb/conf/tls:/etc/pyweb-nginx/tls:ro ngx:1 "
+        "nginx -e stderr -t -q -c /etc/pyweb-nginx/nginx.conf"
+    )
