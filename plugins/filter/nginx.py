@@ -34,7 +34,7 @@ def nginx_upstream(
     servers: list[dict[str, Any]],
     name: str,
     keepalive: int = 0,
-    max_fails: int = 1,
+    max_fails: int = 0,
     fail_timeout: str = "5s",
     zone_size: str = "64k",
     keepalive_time: str = "",

@@ -124,6 +124,23 @@ def isolate_host(host: str, interface: str = "eth0") -> Fault:
     return Fault(f"cut {host} off the network", lambda: rules("-I"), lambda: rules("-D"), host)
 
 
+def refuse_forwarding(host: str, addresses: list[str]) -> Fault:
+    """What the host's own containers send to `addresses` refused in the
+    host's firewall (ICMP port unreachable: a connect fails at once), while
+    the host stays on its network and answers its own clients: a balancer
+    that lost its way to the app hosts."""
+
+    def rules(action: str) -> None:
+        script = " && ".join(
+            f"iptables -w {action} FORWARD -d {address} -j REJECT --reject-with icmp-port-unreachable"
+            for address in addresses
+        )
+        lab.controller_docker("exec", host, "sh", "-c", script)
+
+    name = f"{host} refused its way to {', '.join(addresses)}"
+    return Fault(name, lambda: rules("-I"), lambda: rules("-D"), host)
+
+
 def kill_host(host: str) -> Fault:
     return Fault(
         f"kill host {host}",
