@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_common import (
     BUILD_DIR,
@@ -36,6 +36,8 @@ from bench_common import (
     run_command,
     say,
 )
+
+from tests.lib.playbook_output import recap_changed
 
 OVERLAY = BUILD_DIR / "docker-connection.yml"
 UPGRADE_VERSION = "2.0.0"
@@ -59,10 +61,6 @@ def docker_overlay(inventory: Path, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=True))
     return path
-
-
-def recap_changed(output: str) -> dict[str, int]:
-    return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)}
 
 
 def playbook(name: str, sources: list[str], log: Path, *extra: str) -> tuple[float, dict[str, int]]:

@@ -157,12 +157,3 @@ def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[str]:
     }
     cmd = ["ansible-playbook", "-i", inventory, str(REPO / "playbooks" / playbook), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
-
-
-def recap_changed(output: str) -> dict[str, int]:
-    """changed= count per host from a PLAY RECAP."""
-    import re
-
-    return {
-        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
-    }

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib import lab
+from tests.lib import lab, playbook_output
 from tests.lib.underload import (
     answered_per_second,
     assert_no_failed_request,
@@ -107,7 +107,7 @@ def test_upgrade_to_v2_under_load_fails_no_request_and_keeps_capacity(lb_url, ap
 def test_upgrade_is_not_repeated():
     result = lab.run_playbook("upgrade.yml", "-e", "app_version=2.0.0")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-2000:]
+    assert set(playbook_output.recap_changed(result.stdout).values()) == {0}, result.stdout[-2000:]
 
 
 def test_broken_v3_is_stopped_at_its_first_successor_which_no_client_sees(lb_url, app1_url):
@@ -152,7 +152,7 @@ def test_a_second_rollback_changes_nothing():
     result = lab.run_playbook("rollback.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "rolled back to 1.0.0 already" in result.stdout
-    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-2000:]
+    assert set(playbook_output.recap_changed(result.stdout).values()) == {0}, result.stdout[-2000:]
 
 
 def test_status_reports_every_replica():
@@ -199,7 +199,7 @@ def test_a_second_upgrade_or_a_site_run_while_one_runs_is_refused_and_names_the_
         assert refused.returncode != 0
         assert "another run holds the deploy lease of this host" in refused.stdout, refused.stdout[-3000:]
         assert "running upgrade.yml (target 2.1.0)" in refused.stdout
-        assert set(lab.recap_changed(refused.stdout).values()) == {0}, refused.stdout[-2000:]
+        assert set(playbook_output.recap_changed(refused.stdout).values()) == {0}, refused.stdout[-2000:]
     assert first.process.returncode == 0, first.output()[-3000:]
     seen = versions_served(lb_url)
     assert all(v == {"2.1.0"} for v in seen.values()), seen
@@ -272,7 +272,7 @@ def test_site_after_rollouts_changes_nothing_and_never_prints_the_vrrp_password(
     result = lab.run_playbook("site.yml", "-vvv", "--diff")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    changed = lab.recap_changed(output)
+    changed = playbook_output.recap_changed(output)
     assert set(changed) == {*APP_HOSTS, *BALANCERS} and set(changed.values()) == {0}, output[-3000:]
     assert password not in output
     # Over SSH, as deploy (not root), to every host's address; root through sudo.

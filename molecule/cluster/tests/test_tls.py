@@ -11,7 +11,7 @@ import ssl
 
 import pytest
 
-from tests.lib import lab
+from tests.lib import lab, playbook_output
 from tests.lib.tls import pem_pair
 
 BALANCERS = ["pyweb-cluster-lb", "pyweb-cluster-lb2"]
@@ -110,7 +110,7 @@ def refused(tmp_path, cert: str, key: str, needle: str) -> None:
     assert needle in result.stdout, result.stdout[-3000:]
     assert "Nothing was copied; the balancer keeps its certificate" in result.stdout
     assert "No host was contacted or changed" in result.stdout, result.stdout[-3000:]
-    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]
+    assert set(playbook_output.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]
     assert balancer_tls_files() == before
     for app_host in ("pyweb-cluster-app1", "pyweb-cluster-app2"):
         assert not lab.molecule_host(app_host).file("/opt/pyweb/lease.json").exists, app_host

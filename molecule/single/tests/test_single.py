@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib import lab
+from tests.lib import lab, playbook_output
 from tests.lib.underload import answered_per_second, assert_no_failed_request, load, run_under_load
 
 HOST = "pyweb-single-app1"
@@ -91,4 +91,4 @@ def test_one_replica_upgrades_and_rolls_back_without_a_failed_request(url, vault
 def test_site_with_one_replica_changes_nothing_again(vault):
     result = lab.run_playbook("site.yml", "-e", "stack_replicas=1", *vault.flags)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert set(lab.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]
+    assert set(playbook_output.recap_changed(result.stdout).values()) == {0}, result.stdout[-3000:]

@@ -10,14 +10,13 @@ no failed request."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.lib import lab
+from tests.lib import lab, playbook_output
 from tests.lib import registry as private_registry
 from tests.lib.underload import assert_no_failed_request, load, run_under_load
 
@@ -27,6 +26,7 @@ REGISTRY_IP = "172.31.248.30"
 PORT = 8081
 RESULTS = Path(__file__).resolve().parent / "results"
 SHOP = lab.REPO / "tests" / "fixtures" / "shop"
+BUILD_TASK = "pyweb.ha.image : Build the app image shop:1.0.1"
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +120,6 @@ def test_your_app_upgrades_under_load_with_no_failed_request(shop, url):
     assert shop_versions(url) == {"app_1": {"1.0.1"}, "app_2": {"1.0.1"}}
 
 
-def first_outcome(output: str, task: str) -> str:
-    """How a task ended on its first host (ok, changed, skipping, fatal), from a playbook's output."""
-    after = output.split(f"TASK [{task}]", 1)
-    assert len(after) == 2, f"task {task!r} not in the output"
-    found = re.search(r"^(ok|changed|skipping|fatal):", after[1], re.M)
-    assert found, after[1][:500]
-    return found.group(1)
-
-
 def test_a_source_changed_under_the_same_version_is_built_shipped_and_rolled(shop, url, tmp_path):
     """README "Deploy your own app": the image is built again when something
     it is made of changed (label pyweb.ha.build-key). A changed source under
@@ -146,7 +137,7 @@ def test_a_source_changed_under_the_same_version_is_built_shipped_and_rolled(sho
     flags = (*shop, "-e", f"app_source_dir={source}", "-e", "app_version=1.0.1")
     run = run_under_load({"shop": load(url, 16)}, "site.yml", *flags)
     assert run.result.returncode == 0, run.log()[-3000:]
-    assert first_outcome(run.result.stdout, "pyweb.ha.image : Build the app image shop:1.0.1") == "changed"
+    assert playbook_output.first_outcome(run.result.stdout, BUILD_TASK) == "changed"
     assert_no_failed_request(run)
     patched: dict[str, str] = {}
     for _attempt in range(24):
@@ -156,5 +147,5 @@ def test_a_source_changed_under_the_same_version_is_built_shipped_and_rolled(sho
     assert patched == {"app_1": "yes", "app_2": "yes"}
     again = lab.run_playbook("site.yml", *flags)
     assert again.returncode == 0, again.stdout[-3000:]
-    assert first_outcome(again.stdout, "pyweb.ha.image : Build the app image shop:1.0.1") == "skipping"
-    assert lab.recap_changed(again.stdout)[HOST] == 0, again.stdout[-3000:]
+    assert playbook_output.first_outcome(again.stdout, BUILD_TASK) == "skipping"
+    assert playbook_output.recap_changed(again.stdout)[HOST] == 0, again.stdout[-3000:]
