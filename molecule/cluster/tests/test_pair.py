@@ -99,8 +99,8 @@ def test_a_standby_that_lost_the_app_hosts_answers_every_request_when_traffic_co
     fault = faults.refuse_forwarding(standby, APP_ADDRESSES)
     fault.apply()
     try:
-        during = [lab.http(url, timeout=5.0).status for _ in range(3)]
-        during += [lab.http(url + "echo", "POST", b"{}", timeout=5.0).status for _ in range(3)]
+        during = [lab.http(url, timeout=5.0).status for _attempt in range(3)]
+        during += [lab.http(url + "echo", "POST", b"{}", timeout=5.0).status for _attempt in range(3)]
     finally:
         fault.undo()
     assert all(status >= 500 for status in during), during
