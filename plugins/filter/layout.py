@@ -17,6 +17,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from ansible_collections.pyweb.ha.plugins.module_utils.netns import routes_json
+
 NGINX_OFFSET = 2
 SLOT_OFFSETS = {"a": 10, "b": 90}
 VIP_OFFSET = 170
@@ -266,6 +268,7 @@ class FilterModule:
             "balancer_pair": balancer_pair,
             "stack_layout_error": stack_layout_error,
             "stack_routes": stack_routes,
+            "routes_json": routes_json,
             "route_swap": route_swap,
             "slot_service": slot_service,
             "missing_backend_addresses": missing_backend_addresses,

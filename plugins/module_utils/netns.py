@@ -36,6 +36,14 @@ def read_text(path: str) -> str:
         return handle.read()
 
 
+def routes_json(routes: dict[str, Any]) -> str:
+    """The routes record of a host's replicas (replicas.json) as written on
+    disk, by the replica module and by the stack role (filter
+    pyweb.ha.routes_json): the same bytes, so a run that changes nothing
+    writes nothing."""
+    return json.dumps(routes, indent=2, sort_keys=True) + "\n"
+
+
 def write_atomic(path: str, content: str, mode: int = 0o644) -> bool:
     """Write content to path (temp file and rename); False when it was there already."""
     if read_text(path) == content and os.path.exists(path):

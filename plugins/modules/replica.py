@@ -189,6 +189,7 @@ from ansible_collections.pyweb.ha.plugins.module_utils.netns import (
     Project,
     connections_in,
     read_text,
+    routes_json,
     wait_until,
     write_atomic,
 )
@@ -222,10 +223,6 @@ def read_routes(project_dir: str) -> dict[str, Any]:
             '"version": "1.0.0"}, ...}, as `docker ps` shows them), then run the playbook again.'
         ) from err
     return data if isinstance(data, dict) else {}
-
-
-def routes_json(routes: dict[str, Any]) -> str:
-    return json.dumps(routes, indent=2, sort_keys=True) + "\n"
 
 
 def health_verdict(answer: dict[str, Any], status: int, version_key: str, version: str) -> str:

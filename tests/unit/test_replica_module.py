@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from plugins.filter.layout import FilterModule as LayoutFilters
 from plugins.module_utils.netns import (
     HostLock,
     NetnsError,
@@ -58,8 +59,11 @@ def test_routes_round_trip_in_the_format_site_yml_writes(tmp_path):
     routes = {"app_2": {"version": "1", "slot": "a"}, "app_1": {"slot": "b", "version": "2"}}
     (tmp_path / "replicas.json").write_text(routes_json(routes))
     assert read_routes(str(tmp_path)) == routes
-    # Ansible's to_nice_json(indent=2) plus a newline: the same bytes, so site.yml changes nothing.
+    # What earlier releases wrote (Ansible's to_nice_json(indent=2) plus a
+    # newline): the same bytes, so site.yml after an upgrade changes nothing.
     assert routes_json(routes) == json.dumps(routes, sort_keys=True, indent=2) + "\n"
+    # The stack role writes the record through the same function (filter pyweb.ha.routes_json).
+    assert LayoutFilters().filters()["routes_json"] is routes_json
     assert read_routes(str(tmp_path / "none")) == {}
 
 
