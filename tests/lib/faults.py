@@ -105,23 +105,27 @@ ISOLATE_RULES = (
 )
 
 
+def firewall_fault(name: str, host: str, rules: list[tuple[str, str]]) -> Fault:
+    """A fault made of rules in the host's own firewall, each (chain, rule):
+    inserted first in their chains, then deleted. One exec for every rule, so
+    the fault takes effect at once, not over several `docker exec` round trips
+    (a busy machine takes ~0.3 s each)."""
+
+    def run(action: str) -> None:
+        where = " 1" if action == "-I" else ""
+        script = " && ".join(f"iptables -w {action} {chain}{where} {rule}" for chain, rule in rules)
+        lab.controller_docker("exec", host, "sh", "-c", script)
+
+    return Fault(name, lambda: run("-I"), lambda: run("-D"), host)
+
+
 def isolate_host(host: str, interface: str = "eth0") -> Fault:
     """The host cut off its network with its interface left in place: every
     packet in or out of it dropped in its own firewall, no reset sent (`docker
     network disconnect` gives the interface back under another name, eth1,
     which no real network does to a server)."""
-
-    def rules(action: str) -> None:
-        # One exec for every rule, so the host is cut off at once, not over
-        # several `docker exec` round trips (a busy machine takes ~0.3 s each).
-        where = " 1" if action == "-I" else ""
-        script = " && ".join(
-            f"iptables -w {action} {chain}{where} {direction} {interface} -j DROP"
-            for chain, direction in ISOLATE_RULES
-        )
-        lab.controller_docker("exec", host, "sh", "-c", script)
-
-    return Fault(f"cut {host} off the network", lambda: rules("-I"), lambda: rules("-D"), host)
+    rules = [(chain, f"{direction} {interface} -j DROP") for chain, direction in ISOLATE_RULES]
+    return firewall_fault(f"cut {host} off the network", host, rules)
 
 
 def refuse_forwarding(host: str, addresses: list[str]) -> Fault:
@@ -129,16 +133,9 @@ def refuse_forwarding(host: str, addresses: list[str]) -> Fault:
     host's firewall (ICMP port unreachable: a connect fails at once), while
     the host stays on its network and answers its own clients: a balancer
     that lost its way to the app hosts."""
-
-    def rules(action: str) -> None:
-        script = " && ".join(
-            f"iptables -w {action} FORWARD -d {address} -j REJECT --reject-with icmp-port-unreachable"
-            for address in addresses
-        )
-        lab.controller_docker("exec", host, "sh", "-c", script)
-
-    name = f"{host} refused its way to {', '.join(addresses)}"
-    return Fault(name, lambda: rules("-I"), lambda: rules("-D"), host)
+    refuse = "-j REJECT --reject-with icmp-port-unreachable"
+    rules = [("FORWARD", f"-d {address} {refuse}") for address in addresses]
+    return firewall_fault(f"{host} refused its way to {', '.join(addresses)}", host, rules)
 
 
 def kill_host(host: str) -> Fault:

@@ -26,7 +26,6 @@ from tests.lib.underload import assert_no_failed_request, load, run_under_load
 
 BALANCERS = {"pyweb-cluster-lb": "172.31.250.10", "pyweb-cluster-lb2": "172.31.250.13"}
 APP_HOSTS = ["pyweb-cluster-app1", "pyweb-cluster-app2"]
-APP_ADDRESSES = ["172.31.250.11", "172.31.250.12"]
 VIP = "172.31.250.100"
 URL = f"http://{VIP}:80"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -96,7 +95,7 @@ def test_a_standby_that_lost_the_app_hosts_answers_every_request_when_traffic_co
     lost requests that way, now and then.)"""
     standby = next(b for b in BALANCERS if not pair.holds(b, VIP))
     url = f"http://{BALANCERS[standby]}/"
-    fault = faults.refuse_forwarding(standby, APP_ADDRESSES)
+    fault = faults.refuse_forwarding(standby, [lab.container_ip(host) for host in APP_HOSTS])
     fault.apply()
     try:
         during = [lab.http(url, timeout=5.0).status for _attempt in range(3)]
