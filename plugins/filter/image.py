@@ -16,7 +16,8 @@ KEYED_FIELDS = ("ExposedPorts", "Volumes")
 
 
 def image_content_key(info: Mapping[str, Any]) -> str:
-    """sha256 of the layers and run configuration of a docker_image_info entry."""
+    """sha256 of the layers and run configuration of an image, as pyweb.ha.images
+    returns it (the Engine API's image inspect)."""
     config = info.get("Config") or {}
     content = {
         "layers": list((info.get("RootFS") or {}).get("Layers") or []),
@@ -29,7 +30,7 @@ def image_content_key(info: Mapping[str, Any]) -> str:
 def lacking_images(
     controller: list[Mapping[str, Any]], host: list[Mapping[str, Any]], refs: list[str]
 ) -> list[str]:
-    """The names of `refs` whose image (a controller docker_image_info entry)
+    """The names of `refs` whose image (as pyweb.ha.images returned it on the controller)
     the host holds under no name with the same content, in `refs`' order."""
     held = {image_content_key(image) for image in host}
     lacking = set()
@@ -41,8 +42,7 @@ def lacking_images(
 
 def image_info_of(ref: str, images: list[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The image that a reference names (NAME[:TAG], :latest when untagged, or
-    an ID), among what community.docker.docker_image_info returned; {} when
-    none is there."""
+    an ID), among what pyweb.ha.images returned; {} when none is there."""
     name = str(ref)
     last = name.rsplit("/", 1)[-1]
     tagged = name if (":" in last or "@" in last) else f"{name}:latest"

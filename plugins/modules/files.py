@@ -83,6 +83,15 @@ options:
         description: Group name or number.
         type: str
         default: root
+  units:
+    description:
+      - systemd units (without C(.service)) that these files install or configure. Their state is
+        read after the files are written (one C(systemctl show)) and returned in RV(units) and
+        RV(units_down), so a role learns in the same round trip whether to start or enable them.
+        Nothing is done to them.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -114,6 +123,17 @@ changed_directories:
   returned: always
   type: list
   elements: str
+units_down:
+  description: The units of O(units) that are not both enabled and active (or do not exist).
+  returned: always
+  type: list
+  elements: str
+  sample: [pyweb-agent@pyweb]
+units:
+  description: C(UnitFileState) and C(ActiveState) of each unit of O(units).
+  returned: always
+  type: dict
+  sample: {"pyweb-agent@pyweb": {"UnitFileState": "enabled", "ActiveState": "active"}}
 """
 
 import base64
@@ -125,6 +145,7 @@ import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyweb.ha.plugins.module_utils.systemd import read_units
 
 DIFF_LIMIT = 65536
 
@@ -266,6 +287,7 @@ def main() -> None:
         argument_spec={
             "files": {"type": "list", "elements": "dict", "default": [], "options": file_options},
             "directories": {"type": "list", "elements": "dict", "default": [], "options": directory_options},
+            "units": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -283,6 +305,7 @@ def main() -> None:
         "changed": bool(changed_files or changed_directories),
         "changed_files": changed_files,
         "changed_directories": changed_directories,
+        **read_units(module, module.params["units"]),
     }
     if module._diff and diffs:
         result["diff"] = diffs

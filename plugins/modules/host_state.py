@@ -98,6 +98,7 @@ import pwd
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyweb.ha.plugins.module_utils.systemd import read_units
 
 
 def installed_packages(dpkg_output: str) -> set[str]:
@@ -108,21 +109,6 @@ def installed_packages(dpkg_output: str) -> set[str]:
         if len(parts) >= 2 and parts[1].startswith("ii"):
             found.add(parts[0].split(":")[0])
     return found
-
-
-def unit_states(show_output: str, units: list[str]) -> dict[str, dict[str, str]]:
-    """Per unit, the properties of `systemctl show -p UnitFileState -p ActiveState U1 U2 ...`
-    (blocks separated by empty lines, in the order asked)."""
-    blocks = show_output.strip().split("\n\n")
-    states: dict[str, dict[str, str]] = {}
-    for index, unit in enumerate(units):
-        block = blocks[index] if index < len(blocks) else ""
-        states[unit] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-    return states
-
-
-def is_up(properties: dict[str, str]) -> bool:
-    return properties.get("UnitFileState") == "enabled" and properties.get("ActiveState") == "active"
 
 
 def group_members(group: str) -> set[str] | None:
@@ -184,15 +170,7 @@ def main() -> None:
         )
         have = installed_packages(out)
         result["packages_missing"] = [name for name in packages if name not in have]
-    if units:
-        services = [unit if "." in unit else f"{unit}.service" for unit in units]
-        rc, out, err = module.run_command(
-            ["systemctl", "show", "-p", "UnitFileState", "-p", "ActiveState", *services]
-        )
-        if rc != 0:
-            module.fail_json(msg=f"systemctl show failed (rc={rc}): {err.strip()}")
-        result["units"] = unit_states(out, units)
-        result["units_down"] = [unit for unit in units if not is_up(result["units"][unit])]
+    result.update(read_units(module, units))
     users: list[str] = module.params["users"]
     if users and not module.params["group"]:
         module.fail_json(msg="host_state: users needs group (the group they must belong to)")

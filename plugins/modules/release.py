@@ -66,25 +66,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-
-EMPTY: dict[str, Any] = {
-    "version": None,
-    "previous": None,
-    "history": [],
-    "updated": None,
-    "rolled_back": False,
-}
-
-
-def read_record(path: str) -> dict[str, Any]:
-    """The record at path, or an empty one when there is none."""
-    if not os.path.exists(path):
-        return dict(EMPTY)
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return {**EMPTY, **data}
+from ansible_collections.pyweb.ha.plugins.module_utils.release import read_record
 
 
 def next_record(

@@ -12,7 +12,8 @@ description:
   - Works on the compose project that the C(pyweb.ha.stack) role renders; every
     replica has two slots (compose services C(app_N_a) and C(app_N_b)), one of
     which serves, as recorded in the routes file C(replicas.json).
-  - C(action=info) reports the routes and every container of the project (state,
+  - C(action=info) reports the routes, the release record (C(release.json), written by
+    C(pyweb.ha.release)) and every container of the project (state,
     health, image, version), without their environment, so nothing secret is
     returned, and which running replicas are stale, that is created from
     another configuration than the compose file and environment file now on
@@ -51,6 +52,8 @@ options:
       - C(up) first asks Compose what it would do (C(docker compose --dry-run up)); when every
         container runs healthy and Compose would create, recreate, start or remove nothing, it
         leaves out C(up --wait) and reports no change.
+      - C(up) with O(dnat) then points the virtual addresses at their targets under the same lock,
+        as C(pyweb.ha.route) does (one module run where a project's C(up) and its routes took two).
     type: str
     choices: [info, swap, up]
     default: info
@@ -94,6 +97,8 @@ options:
     description:
       - Where each replica's virtual address goes after the swap, a list of C(name), C(vip), C(address)
         and C(port). Required with C(action=swap).
+      - With C(action=up), where each virtual address goes once the project is up (C(pyweb.ha.route)'s
+        O(pyweb.ha.route#module:targets)); not given, the rules are left as they are.
     type: list
     elements: dict
   health_port:
@@ -155,6 +160,13 @@ routes:
   returned: always
   type: dict
   sample: {app_1: {slot: a, version: 1.0.0}}
+release:
+  description:
+    - The release record of the project (C(action=info)), as C(pyweb.ha.release) returns it; its
+      C(version) is null when nothing was deployed yet.
+  returned: when action is info
+  type: dict
+  sample: {version: 2.0.0, previous: 1.0.0, history: [1.0.0, 2.0.0], rolled_back: false}
 containers:
   description: Containers of the project (C(action=info)), without their environment.
   returned: when action is info
@@ -168,6 +180,10 @@ stale:
   type: list
   elements: dict
   sample: [{replica: app_1, service: app_1_a, version: 1.0.0}]
+routed:
+  description: Whether C(action=up) changed the rules of the virtual addresses (O(dnat)).
+  returned: when action is up
+  type: bool
 swap:
   description: What a swap did and how long each step took (seconds from its start).
   returned: when action is swap
@@ -193,6 +209,7 @@ from ansible_collections.pyweb.ha.plugins.module_utils.netns import (
     wait_until,
     write_atomic,
 )
+from ansible_collections.pyweb.ha.plugins.module_utils.release import read_release
 
 ROUTES_FILE = "replicas.json"
 # Runs in the replica's network namespace with the host's python3, where
@@ -503,13 +520,18 @@ def main() -> None:
             containers = project.containers() if os.path.isdir(project.dir) else []
             summaries = sorted((container_summary(c) for c in containers), key=lambda c: c["name"])
             stale = stale_replicas(project, containers)
-            module.exit_json(changed=False, routes=routes, containers=summaries, stale=stale)
+            release = read_release(project.dir)
+            module.exit_json(changed=False, routes=routes, release=release, containers=summaries, stale=stale)
         if params["action"] == "up":
+            dnat = params["dnat"]
             if module.check_mode:
-                module.exit_json(changed=would_change(project), routes=routes)
+                changed = would_change(project)
+                routed = dnat is not None and project.route(dnat, check_mode=True)
+                module.exit_json(changed=changed or routed, routes=routes, routed=routed)
             with HostLock(project.dir, params["lock_timeout"]):
                 changed = compose_up(project, params["wait_timeout"])
-            module.exit_json(changed=changed, routes=routes)
+                routed = dnat is not None and project.route(dnat)
+            module.exit_json(changed=changed or routed, routes=routes, routed=routed)
         if module.check_mode:
             module.exit_json(changed=True, routes=params["routes"], swap={})
         with HostLock(project.dir, params["lock_timeout"]):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import grp
 
-from plugins.modules.host_state import group_members, installed_packages, is_up, unit_states, user_exists
+from plugins.module_utils.systemd import is_up, unit_states
+from plugins.modules.host_state import group_members, installed_packages, user_exists
 
 
 def test_only_installed_packages_count() -> None:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from plugins.modules.release import EMPTY, next_record, read_record, write_record
+from plugins.module_utils.release import EMPTY, read_record, read_release
+from plugins.modules.release import next_record, write_record
 
 
 def test_missing_record_reads_empty(tmp_path):
@@ -50,6 +51,20 @@ def test_corrupt_record_is_an_error(tmp_path):
     path.write_text(json.dumps(["not", "an", "object"]))
     with pytest.raises(ValueError, match="JSON object"):
         read_record(str(path))
+
+
+def test_the_project_record_is_what_the_release_module_wrote(tmp_path):
+    """pyweb.ha.replica (action info) reads the record pyweb.ha.release writes, in the project's directory."""
+    assert read_release(str(tmp_path)) == EMPTY
+    record = next_record(dict(EMPTY), "2.0.0", 10, "t1")
+    write_record(str(tmp_path / "release.json"), record)
+    assert read_release(str(tmp_path)) == record
+
+
+def test_an_unreadable_project_record_says_which_file_and_what_to_do(tmp_path):
+    (tmp_path / "release.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"release record .*release.json: .*; fix or remove it"):
+        read_release(str(tmp_path))
 
 
 def test_a_rollback_is_marked_and_keeps_the_history():

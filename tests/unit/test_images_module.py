@@ -1,0 +1,112 @@
+"""pyweb.ha.images (plugins/modules/images.py) against a small Engine API
+served on a Unix socket: what it asks, what it returns, what it refuses."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import unquote
+
+import pytest
+
+from plugins.modules.images import connect, look_up
+
+IMAGES = {
+    "pyweb/app:1.0.0": {"Id": "sha256:aaa", "RepoTags": ["pyweb/app:1.0.0", "pyweb/app:latest"]},
+    "nginx:pyweb": {"Id": "sha256:bbb", "RepoTags": ["nginx:pyweb"]},
+}
+
+
+class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class EngineAPI(http.server.BaseHTTPRequestHandler):
+    """GET /images/NAME/json as dockerd answers it (404 for an unknown name)."""
+
+    asked: ClassVar[list[str]] = []
+
+    def address_string(self) -> str:  # a Unix socket has no client address
+        return "unix"
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        prefix, suffix = "/images/", "/json"
+        name = self.path[len(prefix) : -len(suffix)] if self.path.startswith(prefix) else ""
+        name = unquote(name)
+        if name == "broken:1":
+            self._answer(500, {"message": "storage failed"})
+        elif name in IMAGES or name in {i["Id"] for i in IMAGES.values()}:
+            image = IMAGES.get(name) or next(i for i in IMAGES.values() if i["Id"] == name)
+            self._answer(200, image)
+        else:
+            self._answer(404, {"message": f"No such image: {name}"})
+
+    def _answer(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[str]:
+    path = tmp_path / "docker.sock"
+    server = UnixHTTPServer(str(path), EngineAPI)
+    EngineAPI.asked = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"unix://{path}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_images_that_exist_are_returned_in_the_order_asked(engine: str) -> None:
+    connection = connect(engine, tls=False, cert_path="", timeout=5)
+    found = look_up(connection, ["nginx:pyweb", "pyweb/app:9.9.9", "pyweb/app:1.0.0"])
+    assert [image["Id"] for image in found] == ["sha256:bbb", "sha256:aaa"]
+    # the name travels quoted: a slash or a colon is part of it, not of the path
+    assert EngineAPI.asked == [
+        "/images/nginx%3Apyweb/json",
+        "/images/pyweb%2Fapp%3A9.9.9/json",
+        "/images/pyweb%2Fapp%3A1.0.0/json",
+    ]
+
+
+def test_an_image_named_twice_is_returned_once(engine: str) -> None:
+    connection = connect(engine, tls=False, cert_path="", timeout=5)
+    found = look_up(connection, ["pyweb/app:1.0.0", "sha256:aaa"])
+    assert [image["RepoTags"] for image in found] == [["pyweb/app:1.0.0", "pyweb/app:latest"]]
+
+
+def test_an_error_of_the_daemon_is_not_a_missing_image(engine: str) -> None:
+    connection = connect(engine, tls=False, cert_path="", timeout=5)
+    with pytest.raises(RuntimeError, match=r"500 for broken:1: .*storage failed"):
+        look_up(connection, ["broken:1"])
+
+
+def test_no_daemon_is_an_error(tmp_path: Path) -> None:
+    connection = connect(f"unix://{tmp_path}/none.sock", tls=False, cert_path="", timeout=5)
+    with pytest.raises(OSError):
+        look_up(connection, ["pyweb/app:1.0.0"])
+
+
+@pytest.mark.parametrize("host", ["ssh://deploy@builder", "npipe:////./pipe/docker_engine", "tcp://"])
+def test_a_host_it_cannot_reach_is_refused_by_name(host: str) -> None:
+    with pytest.raises(ValueError, match="neither unix:///PATH nor tcp://HOST:PORT"):
+        connect(host, tls=False, cert_path="", timeout=5)
+
+
+def test_tcp_hosts_take_dockers_default_ports() -> None:
+    plain = connect("tcp://10.0.0.5", tls=False, cert_path="", timeout=5)
+    assert (plain.host, plain.port) == ("10.0.0.5", 2375)
