@@ -90,6 +90,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+HOME = os.environ.get("HOME", "/root")
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -167,7 +168,7 @@ def main() -> None:
     params = module.params
     docker_host = params["docker_host"] or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     tls = params["tls"] if params["tls"] is not None else bool(os.environ.get("DOCKER_TLS_VERIFY"))
-    cert_path = params["cert_path"] or os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+    cert_path = params["cert_path"] or os.environ.get("DOCKER_CERT_PATH") or os.path.join(HOME, ".docker")
     try:
         connection = connect(docker_host, tls, cert_path, params["timeout"])
         images = look_up(connection, params["name"])
