@@ -4,8 +4,10 @@ Docker connection (as root, what the lab used before), side by side in one
 run on the demo lab (inventories/lab: 2 app hosts x 2 replicas, 2 balancers):
 a cold site.yml on new hosts, the same site.yml again NOOP_RUNS times (each
 must change nothing; the median is the no-op figure, the range is printed
-with it: one run on this machine varies by a fifth), and an upgrade of both
-app hosts to a new version.
+with it: one run on this machine varies by a fifth), an ad hoc image lookup
+on every host with community.docker.docker_image_info and with
+pyweb.ha.images, interleaved, LOOKUP_RUNS times each (the median of each),
+and an upgrade of both app hosts to a new version.
 
     .venv/bin/python scripts/bench_connection.py [--connections ssh,docker] [--noop-runs 3]
 
@@ -44,6 +46,10 @@ from tests.lib.playbook_output import recap_changed
 
 OVERLAY = BUILD_DIR / "docker-connection.yml"
 UPGRADE_VERSION = "2.0.0"
+# What the image role looks up on every host of the lab: the app and Nginx images.
+LOOKUP_IMAGES = "name=pyweb/app:1.0.0,pyweb/nginx:trixie"
+LOOKUP_MODULES = {"docker_image_info": "community.docker.docker_image_info", "images": "pyweb.ha.images"}
+LOOKUP_RUNS = 3
 
 
 def docker_overlay(inventory: Path, path: Path) -> Path:
@@ -74,6 +80,20 @@ def playbook(name: str, sources: list[str], log: Path, *extra: str) -> tuple[flo
     return result.seconds, recap_changed(result.stdout)
 
 
+def lookups(sources: list[str], logs: Path) -> dict[str, float]:
+    """Median seconds of `ansible all -m MODULE` looking up the lab's images on
+    every host (Ansible's own start included), per module, runs interleaved."""
+    seconds: dict[str, list[float]] = {key: [] for key in LOOKUP_MODULES}
+    for run in range(1, LOOKUP_RUNS + 1):
+        for key, module in LOOKUP_MODULES.items():
+            argv = [str(VENV_BIN / "ansible"), "-i", INVENTORY, *sources, "all", "-b", "-m", module]
+            argv += ["-a", LOOKUP_IMAGES]
+            result = run_command(argv, timeout=600, env=ansible_env(), log=logs / f"lookup-{key}-{run}.log")
+            seconds[key].append(result.check().seconds)
+    say(f"image lookups: {seconds}")
+    return {key: round(statistics.median(values), 2) for key, values in seconds.items()}
+
+
 def measure(connection: str, sources: list[str], noop_runs: int) -> dict[str, Any]:
     logs = BUILD_DIR / f"connection-{connection}"
     playbook("tests/lab/destroy.yml", [], logs / "destroy.log")
@@ -85,6 +105,7 @@ def measure(connection: str, sources: list[str], noop_runs: int) -> dict[str, An
         if set(changed.values()) != {0}:
             raise SystemExit(f"{connection}: site.yml run {run + 1} changed something: {changed}")
         noops.append(seconds)
+    lookup = lookups(sources, logs)
     upgrade = playbook(
         "playbooks/upgrade.yml", sources, logs / "upgrade.log", "-e", f"app_version={UPGRADE_VERSION}"
     )[0]
@@ -96,6 +117,7 @@ def measure(connection: str, sources: list[str], noop_runs: int) -> dict[str, An
         "noop_runs_s": [round(seconds, 1) for seconds in noops],
         "noop_over_cold": round(noop / cold, 2),
         "upgrade_s": round(upgrade, 1),
+        "lookup_s": lookup,
     }
 
 
@@ -107,6 +129,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         "no-op runs (s)",
         "no-op / cold",
         "upgrade 2 x 2 (s)",
+        "lookup, docker_image_info (s)",
+        "lookup, pyweb.ha.images (s)",
     ]
     cells = [
         [
@@ -116,6 +140,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             ", ".join(f"{seconds:.1f}" for seconds in row["noop_runs_s"]),
             f"{row['noop_over_cold']:.2f}",
             row["upgrade_s"],
+            row["lookup_s"]["docker_image_info"],
+            row["lookup_s"]["images"],
         ]
         for row in rows
     ]

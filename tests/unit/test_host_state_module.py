@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import grp
 
-from plugins.module_utils.systemd import is_up, unit_states
+import pytest
+
+from plugins.module_utils.systemd import is_up, read_units, unit_states
 from plugins.modules.host_state import group_members, installed_packages, user_exists
 
 
@@ -38,3 +40,42 @@ def test_group_members_count_the_primary_group() -> None:
 def test_a_group_that_does_not_exist_has_no_members() -> None:
     assert group_members("pyweb-no-such-group") is None
     assert not user_exists("pyweb-no-such-user") and user_exists("root")
+
+
+class RecordingModule:
+    """What read_units needs of AnsibleModule: run_command (answered with
+    what systemctl printed) and fail_json."""
+
+    def __init__(self, rc: int, out: str, err: str = "") -> None:
+        self.answer = (rc, out, err)
+        self.commands: list[list[str]] = []
+
+    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        self.commands.append(argv)
+        return self.answer
+
+    def fail_json(self, msg: str) -> None:
+        raise AssertionError(msg)
+
+
+def test_units_are_read_with_one_systemctl_show() -> None:
+    module = RecordingModule(
+        0, "ActiveState=active\nUnitFileState=enabled\n\nActiveState=failed\nUnitFileState=enabled\n"
+    )
+    found = read_units(module, ["pyweb-agent@pyweb", "keepalived.service"])
+    show = ["systemctl", "show", "-p", "UnitFileState", "-p", "ActiveState"]
+    assert module.commands == [[*show, "pyweb-agent@pyweb.service", "keepalived.service"]]
+    assert found["units_down"] == ["keepalived.service"]
+    assert found["units"]["pyweb-agent@pyweb"] == {"ActiveState": "active", "UnitFileState": "enabled"}
+
+
+def test_no_units_ask_systemctl_nothing() -> None:
+    module = RecordingModule(1, "")
+    assert read_units(module, []) == {"units": {}, "units_down": []}
+    assert module.commands == []
+
+
+def test_a_failing_systemctl_fails_the_module() -> None:
+    module = RecordingModule(1, "", "Failed to connect to bus")
+    with pytest.raises(AssertionError, match=r"systemctl show failed \(rc=1\): Failed to connect to bus"):
+        read_units(module, ["docker"])
