@@ -14,7 +14,7 @@ and an upgrade of both app hosts to a new version.
 The lab is made again before each connection's cold run (tests/lab/destroy.yml,
 create.yml); the app images are built on the controller by the first run and
 taken from Docker's build cache by the later ones. Writes build/bench/connection.json
-and prints a Markdown table (docs/benchmarks.md). Takes about 25 minutes.
+and prints a Markdown table (docs/benchmarks.md). Takes 6 to 25 minutes.
 """
 
 from __future__ import annotations
