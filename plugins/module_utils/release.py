@@ -32,10 +32,14 @@ def read_record(path: str) -> dict[str, Any]:
     return {**EMPTY, **data}
 
 
-def read_release(project_dir: str) -> dict[str, Any]:
-    """The record of the project in project_dir; ValueError saying what to do when it is unreadable."""
-    path = os.path.join(project_dir, RELEASE_FILE)
+def read_checked(path: str) -> dict[str, Any]:
+    """read_record; ValueError saying which file and what to do when it is unreadable."""
     try:
         return read_record(path)
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read the release record {path}: {err}; fix or remove it") from err
+
+
+def read_release(project_dir: str) -> dict[str, Any]:
+    """The record of the project in project_dir (read_checked)."""
+    return read_checked(os.path.join(project_dir, RELEASE_FILE))

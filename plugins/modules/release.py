@@ -66,7 +66,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyweb.ha.plugins.module_utils.release import read_record
+from ansible_collections.pyweb.ha.plugins.module_utils.release import read_checked
 
 
 def next_record(
@@ -112,9 +112,9 @@ def main() -> None:
     )
     path = module.params["path"]
     try:
-        current = read_record(path)
-    except (OSError, ValueError) as err:
-        module.fail_json(msg=f"cannot read the release record {path}: {err}; fix or remove it")
+        current = read_checked(path)
+    except ValueError as err:
+        module.fail_json(msg=str(err))
     version = module.params["version"]
     if not version:
         module.exit_json(changed=False, release=current)

@@ -34,8 +34,9 @@ description:
     waits until the predecessor has no connection from Nginx left (detected
     in its own network namespace), stops it gracefully and writes the final
     compose file and routes.
-  - The DNAT rules themselves are applied by the C(pyweb.ha.route) module
-    (and kept up by the health agent), shared with the balancer.
+  - The DNAT rules themselves are applied by the same code as the C(pyweb.ha.route) module's
+    (C(action=up) with O(dnat), or that module), and kept up by the health agent; the balancer
+    shares them.
   - A successor that fails its gate is removed and the compose file restored;
     the predecessor was never touched and keeps serving.
   - Meant to be called through the stack role's C(swap) entry point, which
