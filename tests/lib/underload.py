@@ -26,6 +26,11 @@ class Run:
     seconds: float
     summaries: dict[str, dict[str, Any]]
     records: dict[str, list[RequestRecord]]
+    origin: float = 0.0  # the wall clock (epoch seconds) when the loads started
+
+    def wall(self, second: float) -> float:
+        """A time of the records (seconds after the loads started) on the wall clock."""
+        return self.origin + second
 
     def log(self) -> str:
         return self.result.stdout + self.result.stderr
@@ -60,7 +65,7 @@ def run_steps_under_load(loads: dict[str, Config], steps: Callable[[], Any]) -> 
     runners = {name: LoadRunner(config) for name, config in loads.items()}
     for runner in runners.values():
         runner.start()
-    origin = time.monotonic()
+    origin, origin_wall = time.monotonic(), time.time()
     try:
         time.sleep(SETTLE_S)
         started = time.monotonic() - origin
@@ -69,7 +74,8 @@ def run_steps_under_load(loads: dict[str, Config], steps: Callable[[], Any]) -> 
         time.sleep(SETTLE_S)
     finally:
         summaries = {name: runner.stop().to_dict() for name, runner in runners.items()}
-    return Run(result, started, seconds, summaries, {n: r.records() for n, r in runners.items()})
+    records = {n: r.records() for n, r in runners.items()}
+    return Run(result, started, seconds, summaries, records, origin_wall)
 
 
 def assert_no_failed_request(run: Run) -> None:

@@ -73,19 +73,33 @@ def assert_fleet_serves(url: str, version: str) -> None:
     assert all(v == {version} for v in seen.values()), seen
 
 
+def agents_said(run, seconds: list[int]) -> str:
+    """What the health agents of the balancers and app hosts logged around
+    these seconds of the run: why a host or replica left, if one did."""
+    since, until = run.wall(min(seconds)) - 4, run.wall(max(seconds)) + 2
+    lines = []
+    for name in (*BALANCERS, *APP_HOSTS):
+        window = f"-o short-precise --no-pager -q --since @{since:.0f} --until @{until:.0f}"
+        journal = lab.molecule_host(name).run(f"journalctl -u 'pyweb-agent@*' {window}")
+        lines += [f"{name}: {line}" for line in journal.stdout.splitlines()]
+    return "\n".join(lines) or "(the agents logged nothing then)"
+
+
 def assert_capacity_held(run) -> None:
     """Both app hosts answered through the balancer in every second of the
-    playbook, and both replicas of app1 answered its direct load in every second."""
+    playbook, and both replicas of app1 answered its direct load in every
+    second. When not, what the health agents said then is printed first
+    (pytest shows it with the failure)."""
     window = (run.started, run.started + run.seconds)
     hosts = answered_per_second(run.records["balancer"], "host", *window)
-    assert all(seen == set(APP_HOSTS) for seen in hosts.values()), {
-        s: h for s, h in hosts.items() if len(h) < 2
-    }
     replicas = answered_per_second(run.records["app1-direct"], "replica", *window)
     wanted = {f"app_{i}" for i in range(1, REPLICAS + 1)}
-    assert all(seen == wanted for seen in replicas.values()), {
-        s: r for s, r in replicas.items() if r != wanted
-    }
+    short_hosts = {s: h for s, h in hosts.items() if h != set(APP_HOSTS)}
+    short_replicas = {s: r for s, r in replicas.items() if r != wanted}
+    if short_hosts or short_replicas:
+        print(agents_said(run, [*short_hosts, *short_replicas]))
+    assert not short_hosts, short_hosts
+    assert not short_replicas, short_replicas
 
 
 def test_v1_runs_everywhere(lb_url):

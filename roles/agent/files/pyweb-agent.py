@@ -7,11 +7,15 @@ an app host, or the edge balancer), run by systemd as pyweb-agent@NAME.
 Every `interval` seconds it asks each target (dnat.json, written by the
 modules replica and route) for its health path, from the proxy's own network
 namespace (it re-executes itself inside it). Checks do not wait for each
-other: a new one starts every interval while earlier ones are still out, and
-one that has no answer `timeout` seconds after it started has failed then. A
-target that fails `fall` checks in a row is taken out: its virtual address is sent to a healthy target (one
-atomic DNAT rewrite, no Nginx reload, nothing in flight is cut); one that
-passes `rise` checks in a row is put back. A replica (a target with a
+other: a new one starts every interval while earlier ones are still out. A
+slow target is not a failed one: an answer with the right status is a pass
+however late it comes (within `4 x timeout`), so a target that is busy under
+load stays in. A target that answers nothing at all for `timeout + (fall - 1)
+x interval` seconds while checks are out (frozen, cut off) is taken out, as is
+one that fails `fall` checks in a row (a wrong status, a refused or reset
+connection, no answer within 4 x timeout): its virtual address is sent to a
+healthy target (one atomic DNAT rewrite, no Nginx reload, nothing in flight is
+cut); one that passes `rise` checks in a row is put back. A replica (a target with a
 `service`) that stays down `restart_after` seconds is restarted. Every few
 seconds (in a thread of its own, so that slow Docker calls never delay a
 check) it starts the project's containers that are down although nobody
@@ -52,6 +56,7 @@ from pyweb_netns import (  # installed beside this file
 )
 
 IN_NETNS = "PYWEB_AGENT_NETNS"
+NO_ANSWER = "no answer"  # how a check that got nothing back starts its reason
 
 
 def log(message: str) -> None:
@@ -66,6 +71,7 @@ class Target:
     oks: int = 0
     fails: int = 0
     since: float = field(default_factory=time.time)
+    heard: float = field(default_factory=time.monotonic)  # when its last check came back
     last_restart: float = 0.0
     why: str = ""
 
@@ -74,20 +80,30 @@ class Target:
         self.oks, self.fails = (self.oks + 1, 0) if ok else (0, self.fails + 1)
         self.why = why
         if self.up and self.fails >= fall:
-            self.up, self.since = False, time.time()
-            return True
+            return self.set_up(False)
         if not self.up and self.oks >= rise:
-            self.up, self.since = True, time.time()
-            return True
+            return self.set_up(True)
         return False
+
+    def silent(self, oldest_out: float | None, now: float, limit: float) -> bool:
+        """Take the target out when it has answered nothing for `limit`
+        seconds while a check older than that is still out; True if it was up."""
+        if not self.up or oldest_out is None or now - max(self.heard, oldest_out) < limit:
+            return False
+        self.oks, self.why = 0, f"{NO_ANSWER} for {limit:g} s"
+        return self.set_up(False)
+
+    def set_up(self, up: bool) -> bool:
+        self.up, self.since = up, time.time()
+        return True
 
 
 class Probe:
     """One health check of one target, run in the pool; it is judged from the
     moment it actually started (a queued probe is not late)."""
 
-    def __init__(self, url: str, timeout: float, status: int) -> None:
-        self.url, self.timeout, self.status = url, timeout, status
+    def __init__(self, url: str, timeout: float, status: int, slow: float) -> None:
+        self.url, self.timeout, self.status, self.slow = url, timeout, status, slow
         self.started: float | None = None
         self.took = 0.0
         self.future: Future[tuple[bool, str]] | None = None
@@ -100,22 +116,34 @@ class Probe:
             self.took = time.monotonic() - self.started
 
     def outcome(self, now: float) -> tuple[bool, str] | None:
-        """The result once known: the answer (a failure when it came later
-        than `timeout`), a failure once it is `timeout` late, or None while it
-        may still answer in time."""
+        """The result once known: the answer, however late (a slow answer
+        says how slow), a failure once it is `timeout` old without one, or
+        None while it may still answer."""
         if self.future is not None and self.future.done():
             ok, why = self.future.result()
-            return (False, f"{why} after {self.took:.2f} s") if ok and self.took > self.timeout else (ok, why)
+            return ok, f"{why} after {self.took:.2f} s" if ok and self.took > self.slow else why
         if self.started is not None and now - self.started >= self.timeout:
-            return False, f"no answer within {self.timeout:g} s"
+            return False, f"{NO_ANSWER} within {self.timeout:g} s"
         return None
 
     def running(self) -> bool:
         return self.future is not None and not self.future.done()
 
+    def answered(self) -> bool:
+        """Something came back from the target: an answer, a refusal, a reset."""
+        if self.future is None or not self.future.done():
+            return False
+        return not self.future.result()[1].startswith(NO_ANSWER)
+
+
+def say(target: dict[str, Any], state: Target) -> bool:
+    """Log a change of state (True: something changed)."""
+    log(f"{target['name']} ({target['address']}) is {'up' if state.up else 'DOWN'}: {state.why}")
+    return True
+
 
 def probe(url: str, timeout: float, status: int) -> tuple[bool, str]:
-    late = f"no answer within {timeout:g} s"
+    late = f"{NO_ANSWER} within {timeout:g} s"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             got = answer.status
@@ -192,7 +220,8 @@ def netns_current() -> bool:
 class Agent:
     VERIFY_EVERY_S = 5.0
     HOUSEKEEPING_EVERY_S = 5.0
-    MAX_OUT = 8  # checks of one target out at once: a frozen one holds each until its socket times out
+    MAX_OUT = 16  # checks of one target out at once: a frozen one holds each until its socket times out
+    PATIENCE = 4  # an answer is awaited PATIENCE x timeout: a slow answer is a pass
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
@@ -216,24 +245,33 @@ class Agent:
         except (OSError, ValueError):
             return []
 
+    def silence_limit(self) -> float:
+        """Seconds without any answer that take a target out."""
+        return self.cfg["timeout"] + (self.cfg["fall"] - 1) * self.cfg["interval"]
+
     def check(self, targets: list[dict[str, Any]]) -> bool:
         """Judge the checks that have an outcome (in the order they started),
-        then start one more per target; True when some target changed state."""
+        take out a target that answered nothing for silence_limit(), then start
+        one more check per target; True when some target changed state."""
         cfg, now, changed = self.cfg, time.monotonic(), False
         urls = {f"http://{t['address']}:{t['port']}{cfg['health_path']}": t for t in targets}
         for url, target in urls.items():
             out = self.probes.setdefault(url, deque())
             state = self.health.setdefault(target["name"], Target())
             late = self.late[url] = [p for p in self.late.get(url, []) if p.running()]
+            if any(p.answered() for p in out):
+                state.heard = now  # an answer, or a refusal, even before older checks: not silent
             while out and (result := out[0].outcome(now)) is not None:
                 if out[0].running():
                     late.append(out[0])  # judged, but its socket has not timed out yet
                 out.popleft()
                 if state.record(*result, cfg["fall"], cfg["rise"]):
-                    changed, now_is = True, "up" if state.up else "DOWN"
-                    log(f"{target['name']} ({target['address']}) is {now_is}: {result[1]}")
+                    changed = say(target, state)
+            if state.silent(out[0].started if out else None, now, self.silence_limit()):
+                changed = say(target, state)
             if len(out) + len(late) < self.MAX_OUT:
-                out.append(Probe(url, cfg["timeout"], cfg["health_status"]))
+                timeout = cfg["timeout"] * self.PATIENCE
+                out.append(Probe(url, timeout, cfg["health_status"], slow=cfg["timeout"]))
                 out[-1].future = self.pool.submit(out[-1])
         for url in set(self.probes) - set(urls):
             del self.probes[url], self.late[url]  # a target that left: its late checks judge nothing
