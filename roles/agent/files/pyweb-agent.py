@@ -56,7 +56,6 @@ from pyweb_netns import (  # installed beside this file
 )
 
 IN_NETNS = "PYWEB_AGENT_NETNS"
-NO_ANSWER = "no answer"  # how a check that got nothing back starts its reason
 
 
 def log(message: str) -> None:
@@ -90,7 +89,7 @@ class Target:
         seconds while a check older than that is still out; True if it was up."""
         if not self.up or oldest_out is None or now - max(self.heard, oldest_out) < limit:
             return False
-        self.oks, self.why = 0, f"{NO_ANSWER} for {limit:g} s"
+        self.oks, self.why = 0, f"no answer for {limit:g} s"
         return self.set_up(False)
 
     def set_up(self, up: bool) -> bool:
@@ -106,9 +105,9 @@ class Probe:
         self.url, self.timeout, self.status, self.slow = url, timeout, status, slow
         self.started: float | None = None
         self.took = 0.0
-        self.future: Future[tuple[bool, str]] | None = None
+        self.future: Future[tuple[bool, str, bool]] | None = None
 
-    def __call__(self) -> tuple[bool, str]:
+    def __call__(self) -> tuple[bool, str, bool]:
         self.started = time.monotonic()
         try:
             return probe(self.url, self.timeout, self.status)
@@ -120,10 +119,10 @@ class Probe:
         says how slow), a failure once it is `timeout` old without one, or
         None while it may still answer."""
         if self.future is not None and self.future.done():
-            ok, why = self.future.result()
+            ok, why, _heard = self.future.result()
             return ok, f"{why} after {self.took:.2f} s" if ok and self.took > self.slow else why
         if self.started is not None and now - self.started >= self.timeout:
-            return False, f"{NO_ANSWER} within {self.timeout:g} s"
+            return False, f"no answer within {self.timeout:g} s"
         return None
 
     def running(self) -> bool:
@@ -131,9 +130,7 @@ class Probe:
 
     def answered(self) -> bool:
         """Something came back from the target: an answer, a refusal, a reset."""
-        if self.future is None or not self.future.done():
-            return False
-        return not self.future.result()[1].startswith(NO_ANSWER)
+        return self.future is not None and self.future.done() and self.future.result()[2]
 
 
 def say(target: dict[str, Any], state: Target) -> bool:
@@ -142,8 +139,9 @@ def say(target: dict[str, Any], state: Target) -> bool:
     return True
 
 
-def probe(url: str, timeout: float, status: int) -> tuple[bool, str]:
-    late = f"{NO_ANSWER} within {timeout:g} s"
+def probe(url: str, timeout: float, status: int) -> tuple[bool, str, bool]:
+    """(passed, why, heard): heard is False only when nothing came back in time."""
+    late = False, f"no answer within {timeout:g} s", False
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             got = answer.status
@@ -152,13 +150,13 @@ def probe(url: str, timeout: float, status: int) -> tuple[bool, str]:
     except urllib.error.URLError as err:  # refused, unreachable, or no connection in time
         reason = err.reason
         if isinstance(reason, TimeoutError):
-            return False, late
-        return False, type(reason).__name__ if isinstance(reason, Exception) else str(reason)
+            return late
+        return False, type(reason).__name__ if isinstance(reason, Exception) else str(reason), True
     except TimeoutError:  # connected, no answer: a frozen process
-        return False, late
+        return late
     except Exception as err:  # a broken answer
-        return False, type(err).__name__
-    return got == status, f"answered {got}"
+        return False, type(err).__name__, True
+    return got == status, f"answered {got}", True
 
 
 def run(argv: list[str], stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
