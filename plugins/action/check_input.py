@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -20,13 +19,13 @@ from ansible_collections.pyweb.ha.plugins.plugin_utils.input_check import (
     check_options,
     check_report,
     failed_checks,
+    load_argument_specs,
 )
 
 
 def _spec(role_path: str, entry_point: str) -> dict[str, Any]:
     path = os.path.join(role_path, "meta", "argument_specs.yml")
-    with open(path, encoding="utf-8") as handle:
-        specs = yaml.safe_load(handle)["argument_specs"]
+    specs = load_argument_specs(path)
     if entry_point not in specs:
         raise AnsibleError(f"{path} has no entry point {entry_point!r}")
     return specs[entry_point].get("options") or {}
