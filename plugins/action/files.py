@@ -95,11 +95,9 @@ class ActionModule(ActionBase):
         files = [
             entry for spec in self._task.args.get("files") or [] for entry in self._entries(spec, task_vars)
         ]
-        module_args = {
-            "files": files,
-            "directories": self._task.args.get("directories") or [],
-            "units": self._task.args.get("units") or [],
-        }
+        # The report options (packages, units, users, group, docker_info) go as given.
+        report = {key: value for key, value in self._task.args.items() if key not in ("files", "directories")}
+        module_args = {"files": files, "directories": self._task.args.get("directories") or [], **report}
         result.update(
             self._execute_module(module_name="pyweb.ha.files", module_args=module_args, task_vars=task_vars)
         )

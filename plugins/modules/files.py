@@ -20,8 +20,13 @@ description:
     replaces a role's C(file), C(template) and C(copy) tasks; a no-op run costs one round trip.
   - Contents travel base64-encoded in an option marked C(no_log), so no verbosity prints them;
     a C(secret) file never shows a diff either.
+  - The report options (O(packages), O(units), O(users), O(docker_info)) are read after the files are
+    written and returned as M(pyweb.ha.host_state) returns them, so a role that writes files and keeps
+    packages and services learns in the same round trip whether to install, start or enable them.
 version_added: 0.2.0
 author: pyweb.ha maintainers (@pyweb-ha)
+extends_documentation_fragment:
+  - pyweb.ha.host_report
 options:
   files:
     description:
@@ -83,15 +88,6 @@ options:
         description: Group name or number.
         type: str
         default: root
-  units:
-    description:
-      - systemd units (without C(.service)) that these files install or configure. Their state is
-        read after the files are written (one C(systemctl show)) and returned in RV(units) and
-        RV(units_down), so a role learns in the same round trip whether to start or enable them.
-        Nothing is done to them.
-    type: list
-    elements: str
-    default: []
 """
 
 EXAMPLES = r"""
@@ -123,6 +119,11 @@ changed_directories:
   returned: always
   type: list
   elements: str
+packages_missing:
+  description: The packages of O(packages) that are not installed.
+  returned: always
+  type: list
+  elements: str
 units_down:
   description: The units of O(units) that are not both enabled and active (or do not exist).
   returned: always
@@ -134,6 +135,20 @@ units:
   returned: always
   type: dict
   sample: {"pyweb-agent@pyweb": {"UnitFileState": "enabled", "ActiveState": "active"}}
+users_unknown:
+  description: The users of O(users) that do not exist.
+  returned: always
+  type: list
+  elements: str
+users_outside_group:
+  description: The users of O(users) that exist and are not members of O(group).
+  returned: always
+  type: list
+  elements: str
+docker_info:
+  description: As M(pyweb.ha.host_state) returns it.
+  returned: when O(docker_info=true)
+  type: dict
 """
 
 import base64
@@ -145,7 +160,7 @@ import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyweb.ha.plugins.module_utils.systemd import read_units
+from ansible_collections.pyweb.ha.plugins.module_utils.host_report import REPORT_OPTIONS, read_report
 
 DIFF_LIMIT = 65536
 
@@ -287,7 +302,7 @@ def main() -> None:
         argument_spec={
             "files": {"type": "list", "elements": "dict", "default": [], "options": file_options},
             "directories": {"type": "list", "elements": "dict", "default": [], "options": directory_options},
-            "units": {"type": "list", "elements": "str", "default": []},
+            **REPORT_OPTIONS,
         },
         supports_check_mode=True,
     )
@@ -305,7 +320,7 @@ def main() -> None:
         "changed": bool(changed_files or changed_directories),
         "changed_files": changed_files,
         "changed_directories": changed_directories,
-        **read_units(module, module.params["units"]),
+        **read_report(module, module.params),
     }
     if module._diff and diffs:
         result["diff"] = diffs

@@ -18,31 +18,8 @@ description:
     group, so a run that changes nothing skips them all. Runs in check mode too.
 version_added: 0.2.0
 author: pyweb.ha maintainers (@pyweb-ha)
-options:
-  packages:
-    description: Debian package names that must be installed.
-    type: list
-    elements: str
-    default: []
-  units:
-    description: systemd units (without C(.service)) that must be enabled and active.
-    type: list
-    elements: str
-    default: []
-  users:
-    description: Users that must be members of O(group).
-    type: list
-    elements: str
-    default: []
-  group:
-    description: The group that O(users) must belong to (a group that does not exist yet has no members).
-    type: str
-    default: ""
-  docker_info:
-    description:
-      - Also return what C(docker info) reports (as JSON), when the C(docker) command exists.
-    type: bool
-    default: false
+extends_documentation_fragment:
+  - pyweb.ha.host_report
 """
 
 EXAMPLES = r"""
@@ -92,96 +69,15 @@ docker_info:
   type: dict
 """
 
-import grp
-import json
-import pwd
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyweb.ha.plugins.module_utils.systemd import read_units
-
-
-def installed_packages(dpkg_output: str) -> set[str]:
-    """Names whose dpkg status is installed, from `dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n'`."""
-    found = set()
-    for line in dpkg_output.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[1].startswith("ii"):
-            found.add(parts[0].split(":")[0])
-    return found
-
-
-def group_members(group: str) -> set[str] | None:
-    """Members of a group (also users whose primary group it is); None when it does not exist."""
-    try:
-        entry = grp.getgrnam(group)
-    except KeyError:
-        return None
-    members = set(entry.gr_mem)
-    members.update(user.pw_name for user in pwd.getpwall() if user.pw_gid == entry.gr_gid)
-    return members
-
-
-def user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def read_docker_info(module: AnsibleModule) -> dict[str, Any]:
-    docker = module.get_bin_path("docker")
-    if not docker:
-        return {"rc": -1, "stderr": "no docker command", "data": {}}
-    rc, out, err = module.run_command([docker, "info", "--format", "{{json .}}"])
-    try:
-        data = json.loads(out) if rc == 0 else {}
-    except ValueError:
-        data = {}
-    return {"rc": rc, "stderr": err.strip(), "data": data if isinstance(data, dict) else {}}
+from ansible_collections.pyweb.ha.plugins.module_utils.host_report import REPORT_OPTIONS, read_report
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "packages": {"type": "list", "elements": "str", "default": []},
-            "units": {"type": "list", "elements": "str", "default": []},
-            "users": {"type": "list", "elements": "str", "default": []},
-            "group": {"type": "str", "default": ""},
-            "docker_info": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    packages: list[str] = module.params["packages"]
-    units: list[str] = module.params["units"]
-    result: dict[str, Any] = {
-        "changed": False,
-        "packages_missing": [],
-        "units_down": [],
-        "units": {},
-        "users_unknown": [],
-        "users_outside_group": [],
-    }
-    if packages:
-        # rc 1 when a name is unknown: the known ones are still listed.
-        _rc, out, _err = module.run_command(
-            ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *packages]
-        )
-        have = installed_packages(out)
-        result["packages_missing"] = [name for name in packages if name not in have]
-    result.update(read_units(module, units))
-    users: list[str] = module.params["users"]
-    if users and not module.params["group"]:
-        module.fail_json(msg="host_state: users needs group (the group they must belong to)")
-    if users:
-        members = group_members(module.params["group"]) or set()
-        result["users_unknown"] = [user for user in users if not user_exists(user)]
-        result["users_outside_group"] = [
-            user for user in users if user not in members and user not in result["users_unknown"]
-        ]
-    if module.params["docker_info"]:
-        result["docker_info"] = read_docker_info(module)
+    module = AnsibleModule(argument_spec=REPORT_OPTIONS, supports_check_mode=True)
+    result: dict[str, Any] = {"changed": False, **read_report(module, module.params)}
     module.exit_json(**result)
 
 

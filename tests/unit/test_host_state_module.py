@@ -7,8 +7,8 @@ import grp
 
 import pytest
 
+from plugins.module_utils.host_report import group_members, installed_packages, user_exists
 from plugins.module_utils.systemd import is_up, read_units, unit_states
-from plugins.modules.host_state import group_members, installed_packages, user_exists
 
 
 def test_only_installed_packages_count() -> None:
