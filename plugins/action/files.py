@@ -19,7 +19,7 @@ try:  # the same template variables (ansible_managed, template_path, ...) as ans
 except ImportError:  # pragma: no cover - older ansible-core
     from ansible.template import generate_ansible_template_vars  # type: ignore[no-redef,attr-defined]
 
-PASSED = ("dest", "state", "mode", "owner", "group", "validate", "secret")
+PASSED = ("dest", "state", "mode", "owner", "group", "validate", "secret", "defer")
 
 
 def _encode(data: bytes) -> str:

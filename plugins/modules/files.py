@@ -66,6 +66,13 @@ options:
         description: Never show a diff of this file.
         type: bool
         default: false
+      defer:
+        description:
+          - When the program of O(files[].validate) is not installed yet (a package the same call reports
+            missing), leave this file as it is and list it in RV(deferred_files), for a call after the
+            installation; without it, such a file fails its check.
+        type: bool
+        default: false
   directories:
     description: Directories to make (with their parents) and keep at the given mode and owner.
     type: list
@@ -114,6 +121,11 @@ changed_files:
   type: list
   elements: str
   sample: [/opt/pyweb/nginx/nginx.conf]
+deferred_files:
+  description: The files left for a later call, their O(files[].defer) check program not being installed.
+  returned: always
+  type: list
+  elements: str
 changed_directories:
   description: The directories made or changed.
   returned: always
@@ -156,6 +168,7 @@ import grp
 import os
 import pwd
 import shlex
+import shutil
 import tempfile
 from typing import Any
 
@@ -278,6 +291,14 @@ def ensure_file(
     return True, file_diff(spec, before, data) if before != data else None
 
 
+def deferred(spec: dict[str, Any]) -> bool:
+    """A file to defer: its check's program (the first word of validate) is not installed."""
+    if not spec.get("defer") or not spec.get("validate") or spec["state"] == "absent":
+        return False
+    words = shlex.split(spec["validate"])
+    return not words or shutil.which(words[0]) is None
+
+
 def _options(mode: str, **own: dict[str, Any]) -> dict[str, Any]:
     """Suboptions of a file or a directory: its own, then mode (default given), owner and group."""
     return {
@@ -296,6 +317,7 @@ def main() -> None:
         state={"type": "str", "choices": ["present", "absent"], "default": "present"},
         validate={"type": "str"},
         secret={"type": "bool", "default": False},
+        defer={"type": "bool", "default": False},
     )
     directory_options = _options("0755", path={"type": "path", "required": True})
     module = AnsibleModule(
@@ -309,16 +331,21 @@ def main() -> None:
     check = module.check_mode
     changed_directories = [d["path"] for d in module.params["directories"] if ensure_directory(d, check)]
     changed_files: list[str] = []
+    deferred_files: list[str] = []
     diffs: list[dict[str, str]] = []
     for spec in module.params["files"]:
+        if deferred(spec):
+            deferred_files.append(spec["dest"])
+            continue
         changed, diff = ensure_file(module, spec, check)
         if changed:
             changed_files.append(spec["dest"])
         if diff is not None:
             diffs.append(diff)
     result: dict[str, Any] = {
-        "changed": bool(changed_files or changed_directories),
+        "changed": bool(changed_files or changed_directories or deferred_files),
         "changed_files": changed_files,
+        "deferred_files": deferred_files,
         "changed_directories": changed_directories,
         **read_report(module, module.params),
     }

@@ -161,3 +161,17 @@ def test_a_secret_is_never_printed(lab: Path) -> None:
     assert "TOKEN=" not in run.stdout + run.stderr
     assert SECRET not in run.stdout + run.stderr
     assert (lab / "out" / "secret.env").read_text() == f"TOKEN={SECRET}\n"
+
+
+def test_a_file_whose_checker_is_not_installed_is_deferred_only_when_asked() -> None:
+    """daemon.json before Docker is installed: its checker, dockerd, is not
+    there yet; with defer the file waits for the call after the installation,
+    without it the check fails as any failed check does."""
+    from plugins.modules.files import deferred
+
+    missing = {"dest": "/etc/docker/daemon.json", "state": "present", "validate": "/nonexistent/dockerd %s"}
+    assert deferred({**missing, "defer": True})
+    assert not deferred({**missing, "defer": False})
+    assert not deferred({**missing, "defer": True, "validate": f"{sys.executable} -c pass %s"})
+    assert not deferred({**missing, "defer": True, "state": "absent"})
+    assert not deferred({"dest": "/etc/x", "state": "present", "defer": True})
