@@ -16,9 +16,8 @@ description:
   - Returns what C(community.docker.docker_image_info) returns, for a fraction of its cost. The
     module is a few dozen lines of the standard library, where C(docker_image_info) carries
     C(community.docker)'s whole API client to the host on every call (measured in
-    C(docs/benchmarks.md), section 8). Use C(community.docker) to change images.
-  - Reaches the daemon over a Unix socket (the default, and C(unix://) hosts) or over TCP
-    (C(tcp://), with TLS when C(tls) is true). An C(ssh://) host is not supported.
+    C(docs/benchmarks.md), section 8). M(pyweb.ha.image_pull) pulls images; use C(community.docker)
+    for other changes.
 version_added: 0.3.0
 author: pyweb.ha maintainers (@pyweb-ha)
 options:
@@ -27,27 +26,8 @@ options:
     type: list
     elements: str
     required: true
-  docker_host:
-    description:
-      - The daemon's address.
-      - When not given, the environment variable C(DOCKER_HOST) of the module's process, else
-        C(unix:///var/run/docker.sock).
-    type: str
-  tls:
-    description:
-      - Talk TLS to a C(tcp://) host; verifies the daemon's certificate with C(ca.pem) and presents
-        C(cert.pem) and C(key.pem) of O(cert_path).
-      - When not given, true when the environment variable C(DOCKER_TLS_VERIFY) is set and not empty.
-    type: bool
-  cert_path:
-    description:
-      - Directory of C(ca.pem), C(cert.pem) and C(key.pem) for O(tls).
-      - When not given, the environment variable C(DOCKER_CERT_PATH), else C(~/.docker).
-    type: path
-  timeout:
-    description: Seconds to wait for each answer of the daemon.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - pyweb.ha.docker_api
 notes:
   - Reads only; supports check mode.
 """
@@ -81,56 +61,19 @@ images:
 
 import http.client
 import json
-import os
-import socket
-import ssl
-import urllib.parse
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-
-DEFAULT_HOST = "unix:///var/run/docker.sock"
-HOME = os.environ.get("HOME", "/root")
-
-
-class UnixConnection(http.client.HTTPConnection):
-    """HTTP over a Unix socket (the Docker daemon's local endpoint)."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
-
-
-def tls_context(cert_path: str) -> ssl.SSLContext:
-    """Verify the daemon with ca.pem, present cert.pem and key.pem (Docker's layout)."""
-    context = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
-    context.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
-    return context
-
-
-def connect(docker_host: str, tls: bool, cert_path: str, timeout: float) -> http.client.HTTPConnection:
-    """A connection to the daemon at docker_host (unix:// or tcp://); ValueError for others."""
-    address = urllib.parse.urlsplit(docker_host)
-    if address.scheme == "unix":
-        return UnixConnection(address.path, timeout)
-    if address.scheme == "tcp" and address.hostname:
-        if tls:
-            return http.client.HTTPSConnection(
-                address.hostname, address.port or 2376, timeout=timeout, context=tls_context(cert_path)
-            )
-        return http.client.HTTPConnection(address.hostname, address.port or 2375, timeout=timeout)
-    raise ValueError(f"{docker_host!r} is neither unix:///PATH nor tcp://HOST:PORT")
+from ansible_collections.pyweb.ha.plugins.module_utils.docker_api import (
+    DAEMON_OPTIONS,
+    connect_as_given,
+    quoted,
+)
 
 
 def inspect(connection: http.client.HTTPConnection, name: str) -> dict[str, Any] | None:
     """The daemon's image inspect of name; None when no image has that name."""
-    connection.request("GET", "/images/" + urllib.parse.quote(name, safe="") + "/json")
+    connection.request("GET", "/images/" + quoted(name) + "/json")
     response = connection.getresponse()
     body = response.read()
     if response.status == 404:
@@ -156,22 +99,13 @@ def look_up(connection: http.client.HTTPConnection, names: list[str]) -> list[di
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "list", "elements": "str", "required": True},
-            "docker_host": {"type": "str"},
-            "tls": {"type": "bool"},
-            "cert_path": {"type": "path"},
-            "timeout": {"type": "int", "default": 60},
-        },
+        argument_spec={"name": {"type": "list", "elements": "str", "required": True}, **DAEMON_OPTIONS},
         supports_check_mode=True,
     )
-    params = module.params
-    docker_host = params["docker_host"] or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
-    tls = params["tls"] if params["tls"] is not None else bool(os.environ.get("DOCKER_TLS_VERIFY"))
-    cert_path = params["cert_path"] or os.environ.get("DOCKER_CERT_PATH") or os.path.join(HOME, ".docker")
+    docker_host = module.params["docker_host"] or "the default"
     try:
-        connection = connect(docker_host, tls, cert_path, params["timeout"])
-        images = look_up(connection, params["name"])
+        docker_host, connection = connect_as_given(module.params)
+        images = look_up(connection, module.params["name"])
     except ValueError as err:
         module.fail_json(
             msg=f"pyweb.ha.images: the Docker host {err}. Set docker_host (or DOCKER_HOST) to one, "

@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from plugins.modules.images import connect, look_up
+from plugins.module_utils.docker_api import connect
+from plugins.modules.images import look_up
 
 IMAGES = {
     "pyweb/app:1.0.0": {"Id": "sha256:aaa", "RepoTags": ["pyweb/app:1.0.0", "pyweb/app:latest"]},
