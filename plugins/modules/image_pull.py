@@ -71,7 +71,6 @@ pulled:
 import base64
 import http.client
 import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyweb.ha.plugins.module_utils.docker_api import (
@@ -105,7 +104,9 @@ def registry_auth(registry: str, config_path: str) -> str:
     entry = next((auths[key] for key in (host, f"https://{host}", f"http://{host}") if key in auths), {})
     if not entry.get("auth"):
         return ""
-    username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    decoded = base64.b64decode(entry["auth"]).decode()
+    username = decoded.split(":", 1)[0]
+    password = decoded[len(username) + 1 :]
     credentials = {"username": username, "password": password, "serveraddress": host}
     return base64.urlsafe_b64encode(json.dumps(credentials).encode()).decode()
 
@@ -197,7 +198,7 @@ def main() -> None:
     changed = False
     try:
         docker_host, connection = connect_as_given(module.params)
-        auth = registry_auth(registry, os.path.expanduser(module.params["config_path"]))
+        auth = registry_auth(registry, module.params["config_path"])
         for name in names:
             if module.check_mode:
                 pulled.append(

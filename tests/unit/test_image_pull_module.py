@@ -42,7 +42,7 @@ class EngineAPI(http.server.BaseHTTPRequestHandler):
         return unquote(url.path), parse_qs(url.query)
 
     def do_GET(self) -> None:
-        path, _ = self._record("GET")
+        path = self._record("GET")[0]
         name = path.removeprefix("/images/").removesuffix("/json")
         if name in self.names:
             self._answer(200, json.dumps({"Id": self.names[name]}).encode())
@@ -70,7 +70,7 @@ class EngineAPI(http.server.BaseHTTPRequestHandler):
             self._answer(404, b"{}")
 
     def do_DELETE(self) -> None:
-        path, _ = self._record("DELETE")
+        path = self._record("DELETE")[0]
         name = path.removeprefix("/images/")
         del self.names[name]
         self._answer(200, json.dumps([{"Untagged": name}]).encode())
@@ -110,7 +110,7 @@ def test_a_pull_names_the_image_as_given_and_drops_the_registry_name(engine: str
     }
     # The image is there under the controller's name only; the old version stays.
     assert EngineAPI.names == {"pyweb/app:1.0.0": "sha256:old", "pyweb/app:2.0.0": "sha256:new"}
-    assert [(method, path) for method, path, _ in EngineAPI.asked] == [
+    assert [asked[:2] for asked in EngineAPI.asked] == [
         ("POST", "/images/create"),
         ("POST", f"/images/{REGISTRY}/pyweb/app:2.0.0/tag"),
         ("DELETE", f"/images/{REGISTRY}/pyweb/app:2.0.0"),
@@ -135,7 +135,7 @@ def test_the_credentials_docker_login_stored_travel_with_the_pull_only(engine: s
     assert sent == {"username": "deployer", "password": "s3cret:with-colon", "serveraddress": REGISTRY}
     connection = connect(engine, tls=False, cert_path="", timeout=5)
     pull_as(connection, REGISTRY, "pyweb/app:2.0.0", auth)
-    assert [header for _, _, header in EngineAPI.asked] == [auth, "", "", ""]
+    assert [asked[2] for asked in EngineAPI.asked] == [auth, "", "", ""]
 
 
 def test_no_stored_credentials_send_none(tmp_path: Path) -> None:
