@@ -9,6 +9,7 @@ pyweb.ha.docker_api."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import ssl
@@ -74,3 +75,58 @@ def connect_as_given(params: dict[str, Any]) -> tuple[str, http.client.HTTPConne
 def quoted(name: str) -> str:
     """An image name as one path segment (a slash or a colon is part of it)."""
     return urllib.parse.quote(name, safe="")
+
+
+def inspect(connection: http.client.HTTPConnection, name: str) -> dict[str, Any] | None:
+    """The daemon's image inspect of name; None when no image has that name."""
+    connection.request("GET", "/images/" + quoted(name) + "/json")
+    response = connection.getresponse()
+    body = response.read()
+    if response.status == 404:
+        return None
+    if response.status != 200:
+        text = body.decode(errors="replace")
+        raise RuntimeError(f"the daemon answered {response.status} for {name}: {text}")
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise RuntimeError(f"the daemon's answer for {name} is not an image: {body[:200]!r}")
+    return data
+
+
+def look_up(connection: http.client.HTTPConnection, names: list[str]) -> list[dict[str, Any]]:
+    """The images that exist among names, in that order, each once."""
+    found: list[dict[str, Any]] = []
+    for name in names:
+        image = inspect(connection, name)
+        if image is not None and all(image.get("Id") != seen.get("Id") for seen in found):
+            found.append(image)
+    return found
+
+
+# pyweb.ha.images' argument spec: its module and its action plugin (in-process on the controller).
+IMAGES_OPTIONS: dict[str, dict[str, Any]] = {
+    "name": {"type": "list", "elements": "str", "required": True},
+    **DAEMON_OPTIONS,
+}
+
+
+class LookupFailed(Exception):
+    """The images could not be looked up; the message says why and what to do."""
+
+
+def find_images(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """pyweb.ha.images: the images of params['name'] that exist, as DAEMON_OPTIONS'
+    values reach the daemon; LookupFailed with the operator's message."""
+    docker_host = params["docker_host"] or "the default"
+    try:
+        docker_host, connection = connect_as_given(params)
+        return look_up(connection, params["name"])
+    except ValueError as err:
+        raise LookupFailed(
+            f"pyweb.ha.images: the Docker host {err}. Set docker_host (or DOCKER_HOST) to one, "
+            "or look the images up with community.docker.docker_image_info."
+        ) from err
+    except (OSError, RuntimeError, http.client.HTTPException) as err:
+        raise LookupFailed(
+            f"pyweb.ha.images: cannot look up images at {docker_host}: {err}. Is Docker up?"
+        ) from err

@@ -59,60 +59,20 @@ images:
       Config: {Cmd: [/entrypoint.sh], Labels: {pyweb.ha.build-key: 5f2e...}}
 """
 
-import http.client
-import json
-from typing import Any
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyweb.ha.plugins.module_utils.docker_api import (
-    DAEMON_OPTIONS,
-    connect_as_given,
-    quoted,
+    IMAGES_OPTIONS,
+    LookupFailed,
+    find_images,
 )
 
 
-def inspect(connection: http.client.HTTPConnection, name: str) -> dict[str, Any] | None:
-    """The daemon's image inspect of name; None when no image has that name."""
-    connection.request("GET", "/images/" + quoted(name) + "/json")
-    response = connection.getresponse()
-    body = response.read()
-    if response.status == 404:
-        return None
-    if response.status != 200:
-        text = body.decode(errors="replace")
-        raise RuntimeError(f"the daemon answered {response.status} for {name}: {text}")
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise RuntimeError(f"the daemon's answer for {name} is not an image: {body[:200]!r}")
-    return data
-
-
-def look_up(connection: http.client.HTTPConnection, names: list[str]) -> list[dict[str, Any]]:
-    """The images that exist among names, in that order, each once."""
-    found: list[dict[str, Any]] = []
-    for name in names:
-        image = inspect(connection, name)
-        if image is not None and all(image.get("Id") != seen.get("Id") for seen in found):
-            found.append(image)
-    return found
-
-
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={"name": {"type": "list", "elements": "str", "required": True}, **DAEMON_OPTIONS},
-        supports_check_mode=True,
-    )
-    docker_host = module.params["docker_host"] or "the default"
+    module = AnsibleModule(argument_spec=IMAGES_OPTIONS, supports_check_mode=True)
     try:
-        docker_host, connection = connect_as_given(module.params)
-        images = look_up(connection, module.params["name"])
-    except ValueError as err:
-        module.fail_json(
-            msg=f"pyweb.ha.images: the Docker host {err}. Set docker_host (or DOCKER_HOST) to one, "
-            "or look the images up with community.docker.docker_image_info."
-        )
-    except (OSError, RuntimeError, http.client.HTTPException) as err:
-        module.fail_json(msg=f"pyweb.ha.images: cannot look up images at {docker_host}: {err}. Is Docker up?")
+        images = find_images(module.params)
+    except LookupFailed as err:
+        module.fail_json(msg=str(err))
     module.exit_json(changed=False, images=images)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import http.server
 import json
 import socketserver
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +16,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from plugins.module_utils.docker_api import connect
-from plugins.modules.images import look_up
+from plugins.module_utils.docker_api import connect, look_up
+from tests.lib.ansible_cli import ansible_command, ansible_env
 
 IMAGES = {
     "pyweb/app:1.0.0": {"Id": "sha256:aaa", "RepoTags": ["pyweb/app:1.0.0", "pyweb/app:latest"]},
@@ -111,3 +113,42 @@ def test_a_host_it_cannot_reach_is_refused_by_name(host: str) -> None:
 def test_tcp_hosts_take_dockers_default_ports() -> None:
     plain = connect("tcp://10.0.0.5", tls=False, cert_path="", timeout=5)
     assert (plain.host, plain.port) == ("10.0.0.5", 2375)
+
+
+def _lookup_play(tmp_path: Path, engine: str, environment: dict[str, str]) -> str:
+    """A play that looks pyweb/app:1.0.0 up on the controller, as the image role does; its -vvv output."""
+    playbook = tmp_path / "lookup.yml"
+    task = {
+        "name": "Look up",
+        "pyweb.ha.images": {"name": ["pyweb/app:1.0.0", "pyweb/app:9.9.9"], "docker_host": engine},
+        "register": "found",
+        "environment": environment,
+    }
+    show = {
+        "name": "Show",
+        "ansible.builtin.debug": {"msg": "IDS {{ found.images | map(attribute='Id') | list }}"},
+    }
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task, show]}]))
+    interpreter = f"ansible_python_interpreter={sys.executable}"
+    done = subprocess.run(
+        [ansible_command(), "-i", "localhost,", "-c", "local", "-e", interpreter, str(playbook), "-vvv"],
+        capture_output=True,
+        text=True,
+        env=ansible_env(tmp_path),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_on_the_controller_the_lookup_runs_in_ansibles_own_process(engine: str, tmp_path: Path) -> None:
+    """No module run (no EXEC of a Python) for a lookup on the controller; the
+    module runs when the task sets an environment (which the module would
+    see), and both answer alike."""
+    in_process = _lookup_play(tmp_path, engine, {})
+    as_module = _lookup_play(tmp_path, engine, {"DOCKER_API_VERSION": "1.41"})
+    assert "EXEC" not in in_process.split("TASK [Look up]")[1].split("TASK [Show]")[0]
+    assert "EXEC" in as_module.split("TASK [Look up]")[1].split("TASK [Show]")[0]
+    for output in (in_process, as_module):
+        assert "IDS ['sha256:aaa']" in output
