@@ -246,12 +246,12 @@ def test_an_upgrade_killed_at_three_points_under_load_converges_when_run_again(l
     converges: 2.3.0 on every replica, both hosts serving, no failed request
     over the whole sequence. The first kill's lease expires and is taken over;
     the others are broken the documented way."""
-    upgrade = ("-e", "app_version=2.3.0", "-e", "stack_lease_ttl=20")
+    upgrade = ("-e", "app_version=2.3.0", "-e", "stack_lease_ttl=12")
     outputs: list[str] = []
 
     def sequence():
         outputs.append(killed(Background(*upgrade), "Pull the layers this host lacks", delay=1))
-        time.sleep(21)  # the killed run's lease expires
+        time.sleep(13)  # the killed run's lease expires
         outputs.append(killed(Background(*upgrade), "Swap a replica to its new version", delay=2))
         broken = (*upgrade, "-e", "pyweb_lease_break=true")
         outputs.append(killed(Background(*broken), "PLAY [Replace the replicas", count=2))
