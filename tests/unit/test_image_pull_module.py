@@ -5,10 +5,7 @@ sends, the errors it reports."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import socketserver
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -18,23 +15,17 @@ import pytest
 
 from plugins.module_utils.docker_api import connect
 from plugins.modules.image_pull import image_id, pull_as, pull_status, registry_auth, split_name
+from tests.lib.engine_api import EngineHandler, serving
 
 REGISTRY = "127.0.0.1:5055"
 
 
-class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-
-class EngineAPI(http.server.BaseHTTPRequestHandler):
+class EngineAPI(EngineHandler):
     """An image store as dockerd keeps it: names pointing at IDs; pulls from a
     registry that holds `pyweb/app:2.0.0` only."""
 
     names: ClassVar[dict[str, str]] = {}
     asked: ClassVar[list[tuple[str, str, str]]] = []
-
-    def address_string(self) -> str:
-        return "unix"
 
     def _record(self, method: str) -> tuple[str, dict[str, list[str]]]:
         url = urlsplit(self.path)
@@ -45,9 +36,9 @@ class EngineAPI(http.server.BaseHTTPRequestHandler):
         path = self._record("GET")[0]
         name = path.removeprefix("/images/").removesuffix("/json")
         if name in self.names:
-            self._answer(200, json.dumps({"Id": self.names[name]}).encode())
+            self.answer(200, json.dumps({"Id": self.names[name]}).encode())
         else:
-            self._answer(404, b'{"message": "No such image"}')
+            self.answer(404, b'{"message": "No such image"}')
 
     def do_POST(self) -> None:
         path, query = self._record("POST")
@@ -61,42 +52,27 @@ class EngineAPI(http.server.BaseHTTPRequestHandler):
                 ]
             else:
                 lines = [{"errorDetail": {"message": "manifest unknown"}, "error": "manifest unknown"}]
-            self._answer(200, b"\r\n".join(json.dumps(line).encode() for line in lines))
+            self.answer(200, b"\r\n".join(json.dumps(line).encode() for line in lines))
         elif path.endswith("/tag"):
             source = path.removeprefix("/images/").removesuffix("/tag")
             self.names[f"{query['repo'][0]}:{query['tag'][0]}"] = self.names[source]
-            self._answer(201, b"")
+            self.answer(201, b"")
         else:
-            self._answer(404, b"{}")
+            self.answer(404, b"{}")
 
     def do_DELETE(self) -> None:
         path = self._record("DELETE")[0]
         name = path.removeprefix("/images/")
         del self.names[name]
-        self._answer(200, json.dumps([{"Untagged": name}]).encode())
-
-    def _answer(self, status: int, data: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+        self.answer(200, json.dumps([{"Untagged": name}]).encode())
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[str]:
-    path = tmp_path / "docker.sock"
-    server = UnixHTTPServer(str(path), EngineAPI)
     EngineAPI.asked = []
     EngineAPI.names = {"pyweb/app:1.0.0": "sha256:old"}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"unix://{path}"
-    server.shutdown()
-    server.server_close()
+    with serving(EngineAPI, tmp_path) as address:
+        yield address
 
 
 def test_a_pull_names_the_image_as_given_and_drops_the_registry_name(engine: str) -> None:

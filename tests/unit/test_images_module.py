@@ -3,12 +3,9 @@ served on a Unix socket: what it asks, what it returns, what it refuses."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import socketserver
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -18,6 +15,7 @@ import pytest
 
 from plugins.module_utils.docker_api import connect, look_up
 from tests.lib.ansible_cli import ansible_command, ansible_env
+from tests.lib.engine_api import EngineHandler, serving
 
 IMAGES = {
     "pyweb/app:1.0.0": {"Id": "sha256:aaa", "RepoTags": ["pyweb/app:1.0.0", "pyweb/app:latest"]},
@@ -25,17 +23,10 @@ IMAGES = {
 }
 
 
-class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-
-class EngineAPI(http.server.BaseHTTPRequestHandler):
+class EngineAPI(EngineHandler):
     """GET /images/NAME/json as dockerd answers it (404 for an unknown name)."""
 
     asked: ClassVar[list[str]] = []
-
-    def address_string(self) -> str:  # a Unix socket has no client address
-        return "unix"
 
     def do_GET(self) -> None:
         self.asked.append(self.path)
@@ -43,35 +34,19 @@ class EngineAPI(http.server.BaseHTTPRequestHandler):
         name = self.path[len(prefix) : -len(suffix)] if self.path.startswith(prefix) else ""
         name = unquote(name)
         if name == "broken:1":
-            self._answer(500, {"message": "storage failed"})
+            self.answer(500, {"message": "storage failed"})
         elif name in IMAGES or name in {i["Id"] for i in IMAGES.values()}:
             image = IMAGES.get(name) or next(i for i in IMAGES.values() if i["Id"] == name)
-            self._answer(200, image)
+            self.answer(200, image)
         else:
-            self._answer(404, {"message": f"No such image: {name}"})
-
-    def _answer(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+            self.answer(404, {"message": f"No such image: {name}"})
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[str]:
-    path = tmp_path / "docker.sock"
-    server = UnixHTTPServer(str(path), EngineAPI)
     EngineAPI.asked = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"unix://{path}"
-    server.shutdown()
-    server.server_close()
+    with serving(EngineAPI, tmp_path) as address:
+        yield address
 
 
 def test_images_that_exist_are_returned_in_the_order_asked(engine: str) -> None:
