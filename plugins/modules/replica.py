@@ -292,11 +292,15 @@ def stale_replicas(project: Project, containers: list[dict[str, Any]]) -> list[d
             running[summary["name"]] = summary
     if not running or not os.path.exists(project.compose_path):
         return []
-    services = sorted({s["service"] for s in running.values()} & declared_services(project))
-    if not services:
-        return []
     up = ("--dry-run", "up", "--detach", "--no-build", "--pull", "never", "--no-deps")
-    result = project.compose(*up, *services, check=False)
+    result = project.compose(*up, *sorted({s["service"] for s in running.values()}), check=False)
+    if result.returncode != 0:
+        # A running replica's service is no longer declared (fewer replicas):
+        # Compose refuses it; ask again for the declared ones only.
+        services = sorted({s["service"] for s in running.values()} & declared_services(project))
+        if not services:
+            return []
+        result = project.compose(*up, *services, check=False)
     recreated = recreated_containers(result.stdout + result.stderr)
     stale = [
         {"replica": s["replica"], "service": s["service"], "version": s["version"]}
