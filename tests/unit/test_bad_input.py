@@ -413,7 +413,7 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     cases = [case for case in CASES if case.id in selected]
     command = ansible_command()
     root = tmp_path_factory.mktemp("badinput")
-    workers = max(2, min(len(cases), 2 * (os.cpu_count() or 1)))
+    workers = max(2, min(len(cases), (os.cpu_count() or 1)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {case.id: pool.submit(_run, case, root / case.id, command) for case in cases}
         return {name: future.result() for name, future in futures.items()}
