@@ -34,12 +34,37 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/pyweb-dockerd.log" >&2; exit 1; }
 fi
 
-if [ ! -x .venv/bin/ansible-playbook ] || ! cmp -s requirements-dev.txt .venv/.requirements; then
-  log "creating .venv from requirements-dev.txt"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -r requirements-dev.txt
-  cp requirements-dev.txt .venv/.requirements
+# The venv is built once per set of pinned requirements (and Python) in a
+# cache outside the checkout, and .venv links to it: a fresh clone (CI's)
+# installs nothing again. PYWEB_VENV_CACHE=off keeps a venv of its own in .venv.
+venv_ok() { [ -x "$1/bin/ansible-playbook" ] && cmp -s requirements-dev.txt "$1/.requirements"; }
+build_venv() {
+  log "creating $1 from requirements-dev.txt"
+  rm -rf "$1"
+  python3 -m venv "$1"
+  "$1/bin/pip" install --quiet --upgrade pip
+  "$1/bin/pip" install --quiet -r requirements-dev.txt
+  cp requirements-dev.txt "$1/.requirements"
+}
+cache="${PYWEB_VENV_CACHE:-$HOME/.cache/pyweb-ha/venvs}"
+if [ "$cache" = off ]; then
+  [ -L .venv ] && rm .venv
+  venv_ok .venv || build_venv .venv
+else
+  key=$( (cat requirements-dev.txt; python3 --version) | sha256sum | cut -c1-16)
+  target="$cache/$key"
+  if ! venv_ok "$target"; then
+    # Built in place (a venv cannot move), one checkout at a time.
+    mkdir -p "$cache"
+    (
+      flock 9
+      venv_ok "$target" || build_venv "$target"
+    ) 9>"$cache/.lock"
+  fi
+  if [ "$(readlink .venv 2>/dev/null)" != "$target" ]; then
+    rm -rf .venv
+    ln -s "$target" .venv
+  fi
 fi
 
 # Collections: Galaxy first (what real users do); where it cannot be reached,
