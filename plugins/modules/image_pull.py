@@ -111,6 +111,12 @@ def registry_auth(registry: str, config_path: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(credentials).encode()).decode()
 
 
+def references(registry: str, name: str) -> tuple[str, str]:
+    """(NAME:TAG, REGISTRY/NAME:TAG): the name an image gets here and where it is pulled from."""
+    repository, tag = split_name(name)
+    return f"{repository}:{tag}", f"{registry}/{repository}:{tag}"
+
+
 def _answer(
     connection: http.client.HTTPConnection, method: str, path: str, auth: str = ""
 ) -> tuple[int, bytes]:
@@ -152,7 +158,7 @@ def pull_as(
 ) -> dict[str, str]:
     """Pull REGISTRY/NAME, name it NAME, drop REGISTRY/NAME; what happened."""
     repository, tag = split_name(name)
-    source = f"{registry}/{repository}:{tag}"
+    target, source = references(registry, name)
     from_image = quoted(f"{registry}/{repository}")
     status = pull_status(
         source, *_answer(connection, "POST", f"/images/create?fromImage={from_image}&tag={quoted(tag)}", auth)
@@ -170,9 +176,9 @@ def pull_as(
             f"removing the name {source}: the daemon answered {code}: {body.decode(errors='replace')}"
         )
     return {
-        "name": f"{repository}:{tag}",
+        "name": target,
         "source": source,
-        "id": image_id(connection, f"{repository}:{tag}"),
+        "id": image_id(connection, target),
         "status": status,
     }
 
@@ -201,9 +207,8 @@ def main() -> None:
         auth = registry_auth(registry, module.params["config_path"])
         for name in names:
             if module.check_mode:
-                pulled.append(
-                    {"name": name, "source": f"{registry}/{name}", "id": "", "status": "check mode"}
-                )
+                target, source = references(registry, name)
+                pulled.append({"name": target, "source": source, "id": "", "status": "check mode"})
                 changed = True
                 continue
             before = image_id(connection, name)
